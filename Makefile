@@ -1,0 +1,58 @@
+# Deep Learning from Scratch and with TensorFlow — the two commands are
+# `make book` and `make test`; both set up .venv on first use.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+SOURCE ?= solutions
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.PHONY: help setup book test lab exercises grade bench lint clean distclean
+
+help:
+	@echo "make book        build the HTML book into book/_build/html (runs the chapters)"
+	@echo "make test        run every test, the notebooks included"
+	@echo "make lab         JupyterLab on chapters/ with this project's kernel"
+	@echo "make exercises   regenerate exercises/ from solutions/ (nbgrader)"
+	@echo "make grade SUBMISSIONS=dir [SOURCE=solutions]   autograde dir/<student>/<NN_topic>.ipynb"
+	@echo "make bench       run the benchmarks in bench/"
+	@echo "make clean       remove build outputs (keeps .venv); distclean removes .venv too"
+
+# The environment: created on first use, redone only when the package list changes.
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[all]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+book: $(STAMP)
+	$(BIN)/jupyter-book build book --warningiserror --nitpick --keep-going
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --notebook-dir=chapters
+
+exercises: $(STAMP)
+	$(BIN)/python -m labcode.grading release --source solutions --release exercises
+
+grade: $(STAMP)
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=dir [SOURCE=solutions]"; exit 2; }
+	$(BIN)/python -m labcode.grading grade "$(SUBMISSIONS)" --source "$(SOURCE)"
+
+bench: $(STAMP)
+	@for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python "$$f" || exit 1; done
+
+lint: $(STAMP)
+	$(BIN)/ruff check labcode tests bench
+	$(BIN)/nbqa ruff chapters solutions
+
+clean:
+	rm -rf book/_build .pytest_cache .ruff_cache build *.egg-info
+	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV)
