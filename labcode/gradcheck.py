@@ -11,7 +11,7 @@ about 1e-7 or less; 1e-3 or more almost always means a bug.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 __all__ = ["Dual", "grad_forward"]
 
@@ -42,7 +42,7 @@ class Dual:
         self.deriv = _check_real(deriv, "Dual(deriv)")
 
     @staticmethod
-    def _wrap(other, op: str) -> "Dual":
+    def _wrap(other, op: str) -> Dual:
         if isinstance(other, Dual):
             return other
         return Dual(_check_real(other, f"Dual {op}"), 0.0)

@@ -14,7 +14,7 @@ for arrays:
 from __future__ import annotations
 
 import numbers
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -35,7 +35,9 @@ def _to_array(data, where: str) -> np.ndarray:
     if isinstance(data, Tensor):
         return data.data
     if isinstance(data, (str, bytes)):
-        raise TypeError(f"{where}: expected numbers (a number, list or NumPy array), got {type(data).__name__} {data!r}")
+        raise TypeError(
+            f"{where}: expected numbers (a number, list or NumPy array), got {type(data).__name__} {data!r}"
+        )
     arr = np.asarray(data)
     if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.number)):
         raise TypeError(f"{where}: expected real numbers, got an array of dtype {arr.dtype}")
@@ -91,7 +93,7 @@ class Tensor:
         return self.data.ndim
 
     @property
-    def T(self) -> "Tensor":
+    def T(self) -> Tensor:
         return self.transpose()
 
     def __repr__(self) -> str:
@@ -105,14 +107,14 @@ class Tensor:
         return self.data
 
     @staticmethod
-    def _wrap(other, op: str) -> "Tensor":
+    def _wrap(other, op: str) -> Tensor:
         if isinstance(other, Tensor):
             return other
         if isinstance(other, numbers.Number) or isinstance(other, (np.ndarray, list, tuple)):
             return Tensor(other)
         raise TypeError(f"Tensor {op}: expected a Tensor, number or array, got {type(other).__name__}")
 
-    def _binary(self, other, op: str, forward, grads) -> "Tensor":
+    def _binary(self, other, op: str, forward, grads) -> Tensor:
         other = self._wrap(other, op)
         try:
             out = forward(self.data, other.data)
@@ -126,7 +128,7 @@ class Tensor:
 
         return Tensor(out, parents=(a, b), grad_fn=backward, op=op)
 
-    def _unary(self, op: str, out: np.ndarray, local: Callable[[np.ndarray], np.ndarray]) -> "Tensor":
+    def _unary(self, op: str, out: np.ndarray, local: Callable[[np.ndarray], np.ndarray]) -> Tensor:
         return Tensor(out, parents=(self,), grad_fn=lambda g: (local(g),), op=op)
 
     # ----------------------------------------------------------- arithmetic
@@ -180,7 +182,7 @@ class Tensor:
         return self._wrap(other, "@") @ self
 
     # ----------------------------------------------------- shape and sums
-    def sum(self, axis=None, keepdims: bool = False) -> "Tensor":
+    def sum(self, axis=None, keepdims: bool = False) -> Tensor:
         shape = self.shape
 
         def backward(g):
@@ -190,44 +192,44 @@ class Tensor:
 
         return Tensor(self.data.sum(axis=axis, keepdims=keepdims), parents=(self,), grad_fn=backward, op="sum")
 
-    def mean(self, axis=None, keepdims: bool = False) -> "Tensor":
+    def mean(self, axis=None, keepdims: bool = False) -> Tensor:
         n = self.data.size if axis is None else np.prod([self.shape[a] for a in np.atleast_1d(axis)])
         return self.sum(axis=axis, keepdims=keepdims) / float(n)
 
-    def reshape(self, *shape) -> "Tensor":
+    def reshape(self, *shape) -> Tensor:
         old = self.shape
         return self._unary("reshape", self.data.reshape(*shape), lambda g: g.reshape(old))
 
-    def transpose(self) -> "Tensor":
+    def transpose(self) -> Tensor:
         return self._unary("T", self.data.T, lambda g: g.T)
 
     # -------------------------------------------------- elementwise functions
-    def exp(self) -> "Tensor":
+    def exp(self) -> Tensor:
         e = np.exp(self.data)
         return self._unary("exp", e, lambda g: g * e)
 
-    def log(self) -> "Tensor":
+    def log(self) -> Tensor:
         x = self.data
         if np.any(x <= 0):
             raise ValueError(f"Tensor.log(): needs positive values, got minimum {x.min():g}")
         return self._unary("log", np.log(x), lambda g: g / x)
 
-    def tanh(self) -> "Tensor":
+    def tanh(self) -> Tensor:
         t = np.tanh(self.data)
         return self._unary("tanh", t, lambda g: g * (1.0 - t * t))
 
-    def sigmoid(self) -> "Tensor":
+    def sigmoid(self) -> Tensor:
         x = self.data
         e = np.exp(-np.abs(x))  # stable on both sides of 0
         s = np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
         return self._unary("sigmoid", s, lambda g: g * s * (1.0 - s))
 
-    def relu(self) -> "Tensor":
+    def relu(self) -> Tensor:
         x = self.data
         return self._unary("relu", np.maximum(x, 0), lambda g: g * (x > 0))
 
     # ------------------------------------------------------------ backward
-    def topological_order(self) -> list["Tensor"]:
+    def topological_order(self) -> list[Tensor]:
         """Every node this one depends on, inputs first (iterative DFS)."""
         order: list[Tensor] = []
         visited: set[int] = set()
@@ -271,5 +273,5 @@ class Tensor:
         for node in reversed(order):
             if node.grad_fn is None:
                 continue
-            for parent, g in zip(node.parents, node.grad_fn(node.grad)):
+            for parent, g in zip(node.parents, node.grad_fn(node.grad), strict=True):
                 parent.grad = parent.grad + g

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 __all__ = ["Value", "grad_reverse"]
 
@@ -70,7 +70,7 @@ class Value:
 
     # ----------------------------------------------------------- helpers
     @staticmethod
-    def _wrap(other, op: str) -> "Value":
+    def _wrap(other, op: str) -> Value:
         if isinstance(other, Value):
             return other
         return Value(_as_float(other, f"Value {op}"))
@@ -80,11 +80,11 @@ class Value:
         return f"Value({name}data={self.data:.6g}, grad={self.grad:.6g})"
 
     # ---------------------------------------------------- arithmetic ops
-    def __add__(self, other) -> "Value":
+    def __add__(self, other) -> Value:
         other = self._wrap(other, "+")
         return Value(self.data + other.data, parents=((self, 1.0), (other, 1.0)), op="+")
 
-    def __mul__(self, other) -> "Value":
+    def __mul__(self, other) -> Value:
         other = self._wrap(other, "*")
         return Value(
             self.data * other.data,
@@ -92,7 +92,7 @@ class Value:
             op="*",
         )
 
-    def __pow__(self, exponent) -> "Value":
+    def __pow__(self, exponent) -> Value:
         if isinstance(exponent, Value):
             # x ** y = exp(y * log x), defined for x > 0
             return (exponent * self.log()).exp()
@@ -104,21 +104,21 @@ class Value:
             raise ValueError(f"Value ** {k:g}: a negative base ({x:g}) needs an integer exponent")
         return Value(x**k, parents=((self, k * x ** (k - 1)),), op=f"**{k:g}")
 
-    def __rpow__(self, base) -> "Value":
+    def __rpow__(self, base) -> Value:
         c = _as_float(base, "number ** Value")
         if c <= 0.0:
             raise ValueError(f"number ** Value: the base must be positive, got {c:g}")
         out = c**self.data
         return Value(out, parents=((self, out * math.log(c)),), op=f"{c:g}**")
 
-    def __neg__(self) -> "Value":
+    def __neg__(self) -> Value:
         return Value(-self.data, parents=((self, -1.0),), op="neg")
 
-    def __sub__(self, other) -> "Value":
+    def __sub__(self, other) -> Value:
         other = self._wrap(other, "-")
         return Value(self.data - other.data, parents=((self, 1.0), (other, -1.0)), op="-")
 
-    def __truediv__(self, other) -> "Value":
+    def __truediv__(self, other) -> Value:
         other = self._wrap(other, "/")
         if other.data == 0.0:
             raise ZeroDivisionError("Value / Value: division by zero")
@@ -128,49 +128,49 @@ class Value:
             op="/",
         )
 
-    def __radd__(self, other) -> "Value":
+    def __radd__(self, other) -> Value:
         return self._wrap(other, "+") + self
 
-    def __rsub__(self, other) -> "Value":
+    def __rsub__(self, other) -> Value:
         return self._wrap(other, "-") - self
 
-    def __rmul__(self, other) -> "Value":
+    def __rmul__(self, other) -> Value:
         return self._wrap(other, "*") * self
 
-    def __rtruediv__(self, other) -> "Value":
+    def __rtruediv__(self, other) -> Value:
         return self._wrap(other, "/") / self
 
     # ------------------------------------------------ elementary functions
-    def exp(self) -> "Value":
+    def exp(self) -> Value:
         """e**x; local derivative e**x."""
         out = math.exp(self.data)
         return Value(out, parents=((self, out),), op="exp")
 
-    def log(self) -> "Value":
+    def log(self) -> Value:
         """Natural logarithm; local derivative 1/x."""
         if self.data <= 0.0:
             raise ValueError(f"Value.log(): needs a positive value, got {self.data:g}")
         return Value(math.log(self.data), parents=((self, 1.0 / self.data),), op="log")
 
-    def tanh(self) -> "Value":
+    def tanh(self) -> Value:
         """Hyperbolic tangent; local derivative 1 - tanh(x)**2."""
         t = math.tanh(self.data)
         return Value(t, parents=((self, 1.0 - t * t),), op="tanh")
 
-    def sigmoid(self) -> "Value":
+    def sigmoid(self) -> Value:
         """Logistic sigmoid 1/(1 + e**-x); local derivative s(1 - s)."""
         x = self.data
         # two algebraically equal forms, each stable on its side of 0
         s = 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
         return Value(s, parents=((self, s * (1.0 - s)),), op="sigmoid")
 
-    def relu(self) -> "Value":
+    def relu(self) -> Value:
         """max(0, x); local derivative 1 if x > 0 else 0."""
         x = self.data
         return Value(max(0.0, x), parents=((self, 1.0 if x > 0 else 0.0),), op="relu")
 
     # -------------------------------------------------------- backward pass
-    def topological_order(self) -> list["Value"]:
+    def topological_order(self) -> list[Value]:
         """Every node this one depends on, inputs first, this node last.
 
         Iterative depth-first search, so deep graphs (100,000 nodes and more)
