@@ -28,7 +28,7 @@ $(STAMP): pyproject.toml constraints.txt
 setup: $(STAMP)
 
 book: $(STAMP)
-	$(BIN)/jupyter-book build book --warningiserror --nitpick --keep-going
+	$(BIN)/jupyter-book build book --all --warningiserror --nitpick --keep-going
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
