@@ -56,6 +56,7 @@ def show_source(obj):
     highlighting; elsewhere its ``repr`` is the plain source.
     """
     import inspect
+    import textwrap
 
     from IPython.display import Code
 
@@ -63,4 +64,4 @@ def show_source(obj):
         source = inspect.getsource(obj)
     except (TypeError, OSError) as e:
         raise TypeError(f"show_source: expected a function, class or method defined in Python, got {obj!r}") from e
-    return Code(source, language="python")
+    return Code(textwrap.dedent(source), language="python")

@@ -78,26 +78,30 @@ def draw_graph(root, ax=None, show_grad: bool = True, figsize=None):
     n_rows = max(len(v) for v in columns.values())
     if ax is None:
         _, ax = plt.subplots(figsize=figsize or (max(4, 2.3 * n_cols), max(2.5, 1.4 * n_rows)))
-    for node in order:
+    boxes = {}
+    for node in order:  # the boxes first, so that arrows can end at their edges
         x, y = pos[id(node)]
         leaf = not node.parents
-        ax.text(
+        boxes[id(node)] = ax.text(
             x, y, _text(node, show_grad), ha="center", va="center", fontsize=9, family="monospace",
             bbox=dict(boxstyle="round,pad=0.4", fc="#e8f1fb" if leaf else "#fdf3e1", ec="#555"),
             zorder=3,
         )
+    for node in order:
+        x, y = pos[id(node)]
         seen = defaultdict(int)
         for p in _parents(node):
             k = seen[id(p)]
             seen[id(p)] += 1
             # an edge that skips columns bends, so it does not run through boxes
             skip = depth[id(node)] - depth[id(p)] > 1
-            rad = 0.25 * k + (0.3 if skip else 0.0)
+            rad = 0.25 * k + (0.45 if skip else 0.0)
             ax.annotate(
                 "", xy=(x, y), xytext=pos[id(p)],
-                arrowprops=dict(arrowstyle="-|>", color="#777", shrinkA=28, shrinkB=28,
+                arrowprops=dict(arrowstyle="-|>", color="#777", shrinkA=2, shrinkB=2,
+                                patchA=boxes[id(p)].get_bbox_patch(), patchB=boxes[id(node)].get_bbox_patch(),
                                 connectionstyle=f"arc3,rad={rad}"),
-                zorder=1,
+                zorder=4,  # drawn after the boxes, whose edges (patchA, patchB) clip the arrows
             )
     ax.set_xlim(-1.2, (n_cols - 1) * 2.2 + 1.2)
     ax.set_ylim(-n_rows / 2 - 0.3, n_rows / 2 + 0.3)
