@@ -30,7 +30,7 @@ def test_environment_yml_lists_the_same_packages_as_pyproject():
 
     project = _pyproject()["project"]
     wanted = set(map(_normalise, project["dependencies"]))
-    for extra, reqs in project["optional-dependencies"].items():
+    for reqs in project["optional-dependencies"].values():
         wanted |= {_normalise(r) for r in reqs if not r.startswith("labcode")}
     assert conda_reqs == wanted
 
