@@ -16,8 +16,18 @@ import pytest
 
 from labcode import data
 from labcode.data import (
-    DownloadError, load_cifar10, load_dataset, load_digits, load_mnist, load_sample_images, make_circles,
-    make_moons, make_spirals, minibatches, read_idx, write_idx,
+    DownloadError,
+    load_cifar10,
+    load_dataset,
+    load_digits,
+    load_mnist,
+    load_sample_images,
+    make_circles,
+    make_moons,
+    make_spirals,
+    minibatches,
+    read_idx,
+    write_idx,
 )
 
 SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
@@ -52,7 +62,8 @@ def _valid_idx(tmp_path) -> bytes:
 
 
 @pytest.mark.parametrize("damage,message", [
-    (lambda b: b[:-3], r"truncated: the header promises shape \(4, 5\) of uint8 \(20 bytes of data\), the file holds 17"),
+    (lambda b: b[:-3],
+     r"truncated: the header promises shape \(4, 5\) of uint8 \(20 bytes of data\), the file holds 17"),
     (lambda b: b + b"\x00", "longer than its header says"),
     (lambda b: b"\x01" + b[1:], "not an IDX file: its magic number is 0x01000802"),
     (lambda b: b[:2] + b"\x07" + b[3:], "not an IDX file"),
