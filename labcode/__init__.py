@@ -13,7 +13,43 @@ import sys
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "seed", "show_source"]
+__all__ = ["__version__", "import_tensorflow", "seed", "show_source"]
+
+
+def import_tensorflow():
+    """``import tensorflow as tf``, without the log lines TensorFlow's C++ core prints on start-up.
+
+    TensorFlow 2.21 writes oneDNN, CUDA-probing and absl lines straight to the
+    process's stderr while it loads, whatever ``TF_CPP_MIN_LOG_LEVEL`` says; in a
+    notebook they show as red output, and in a graded exercise any stderr
+    scores a test cell 0. This silences file descriptor 2 for the import and
+    the first device query only; Python exceptions still propagate. Set the
+    environment variable ``LABCODE_TF_LOGS=1`` to see the lines.
+
+    Returns
+    -------
+    module
+        The ``tensorflow`` module.
+    """
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if os.environ.get("LABCODE_TF_LOGS"):
+        import tensorflow
+
+        return tensorflow
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import tensorflow
+
+        tensorflow.config.list_physical_devices()  # CUDA probing logs on the first device query
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+    return tensorflow
 
 
 def seed(n: int, tensorflow: bool | None = None) -> None:
@@ -42,7 +78,7 @@ def seed(n: int, tensorflow: bool | None = None) -> None:
     if tensorflow is None and "tensorflow" not in sys.modules:
         if importlib.util.find_spec("tensorflow") is None:
             return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide TensorFlow's C++ info lines
+    import_tensorflow()
     import keras
 
     keras.utils.set_random_seed(n)  # seeds random, NumPy and TensorFlow

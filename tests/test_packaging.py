@@ -108,3 +108,17 @@ def test_show_source_returns_the_real_code():
     assert "def backward(self)" in code.data
     with pytest.raises(TypeError, match="defined in Python"):
         labcode.show_source(len)
+
+
+def test_import_tensorflow_is_quiet():
+    pytest.importorskip("tensorflow")
+    code = (
+        "import labcode, sys\n"
+        "tf = labcode.import_tensorflow()\n"
+        "assert tf is sys.modules['tensorflow'] and labcode.import_tensorflow() is tf\n"
+        "print(float(tf.reduce_sum(tf.ones(3))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={"PATH": "", "HOME": str(ROOT)})
+    assert out.stdout.strip() == "3.0"
+    assert out.stderr == ""
