@@ -110,7 +110,7 @@ def test_show_source_returns_the_real_code():
         labcode.show_source(len)
 
 
-def test_import_tensorflow_is_quiet():
+def test_import_tensorflow_is_quiet(tmp_path):
     pytest.importorskip("tensorflow")
     code = (
         "import labcode, sys\n"
@@ -119,6 +119,6 @@ def test_import_tensorflow_is_quiet():
         "print(float(tf.reduce_sum(tf.ones(3))))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={"PATH": "", "HOME": str(ROOT)})
+                         env={"PATH": "", "HOME": str(tmp_path)})
     assert out.stdout.strip() == "3.0"
     assert out.stderr == ""
