@@ -7,6 +7,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SOURCE ?= solutions
 export TF_CPP_MIN_LOG_LEVEL ?= 2
+# small matrices, shared cores: one BLAS thread avoids threads waiting on each other
+export OPENBLAS_NUM_THREADS ?= 1
 
 .PHONY: help setup book test lab exercises grade bench lint clean distclean
 

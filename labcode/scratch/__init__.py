@@ -70,3 +70,83 @@ __all__ = [
     # models
     "Sequential", "History",
 ]
+
+# Convolution and pooling (chapter 6): functions, layers, size and cost calculators
+from labcode.scratch import conv, pooling, sizes  # noqa: E402
+from labcode.scratch.conv import (  # noqa: E402
+    col2im,
+    conv1d,
+    conv2d,
+    conv2d_backward,
+    conv2d_backward_naive,
+    conv2d_naive,
+    im2col,
+)
+from labcode.scratch.conv_layers import (  # noqa: E402
+    AveragePooling2D,
+    AvgPool2D,
+    Conv2D,
+    DepthMaxPool,
+    GlobalAveragePooling2D,
+    MaxPool2D,
+    MaxPooling2D,
+)
+from labcode.scratch.pooling import (  # noqa: E402
+    avg_pool2d,
+    avg_pool2d_backward,
+    global_avg_pool2d,
+    max_pool2d,
+    max_pool2d_backward,
+    max_pool_depth,
+    max_pool_depth_backward,
+)
+from labcode.scratch.sizes import (  # noqa: E402
+    conv_flops,
+    conv_layer_costs,
+    conv_memory,
+    conv_mults,
+    conv_output_size,
+    conv_params,
+    dense_flops,
+    dense_params,
+    format_bytes,
+    same_padding,
+)
+
+__all__ += [
+    "conv", "pooling", "sizes",
+    "Conv2D", "MaxPool2D", "MaxPooling2D", "AvgPool2D", "AveragePooling2D", "GlobalAveragePooling2D", "DepthMaxPool",
+    "conv1d", "conv2d", "conv2d_naive", "conv2d_backward", "conv2d_backward_naive", "im2col", "col2im",
+    "max_pool2d", "avg_pool2d", "max_pool2d_backward", "avg_pool2d_backward", "global_avg_pool2d",
+    "max_pool_depth", "max_pool_depth_backward",
+    "conv_output_size", "same_padding", "conv_params", "conv_mults", "conv_flops", "conv_memory",
+    "dense_params", "dense_flops", "conv_layer_costs", "format_bytes",
+]
+
+# Regularisation (chapter 5): weight penalties, dropout, batch normalisation, callbacks, augmentation, metrics, transfer
+from labcode.scratch import augmentation, callbacks, metrics, regularizers, transfer_learning  # noqa: E402
+from labcode.scratch.augmentation import augment  # noqa: E402
+from labcode.scratch.callbacks import Callback, EarlyStopping, LambdaCallback  # noqa: E402
+from labcode.scratch.dropout import Dropout  # noqa: E402
+from labcode.scratch.metrics import (  # noqa: E402
+    accuracy_score,
+    confusion_matrix,
+    f1_score,
+    precision_recall_fscore_support,
+    precision_score,
+    recall_score,
+    train_dev_test_split,
+)
+from labcode.scratch.normalization import BatchNormalization  # noqa: E402
+from labcode.scratch.regularizers import L1, L1L2, L2, Regularizer, course_l1, course_l2  # noqa: E402
+from labcode.scratch.transfer_learning import freeze, set_trainable, transfer, unfreeze  # noqa: E402
+
+__all__ += [
+    "augmentation", "callbacks", "metrics", "regularizers", "transfer_learning",
+    "Dropout", "BatchNormalization",
+    "Regularizer", "L1", "L2", "L1L2", "course_l1", "course_l2",
+    "Callback", "EarlyStopping", "LambdaCallback",
+    "accuracy_score", "precision_score", "recall_score", "f1_score", "precision_recall_fscore_support",
+    "confusion_matrix", "train_dev_test_split",
+    "augment", "transfer", "freeze", "unfreeze", "set_trainable",
+]

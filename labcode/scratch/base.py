@@ -129,6 +129,10 @@ class Layer:
         self.input_shape: tuple | None = None
         self._out_shape: tuple | None = None  # shape of the last forward's output
         self._rng: np.random.Generator | None = None
+        self._non_trainable: set[str] = set()  # parameters no optimiser updates (BatchNormalization's moving stats)
+        #: Weight penalties by parameter name (``{"kernel": L2(0.01)}``); see :mod:`labcode.scratch.regularizers`.
+        self.regularizers: dict = {}
+        self._batch_size: int | None = None  # samples in the last forward's batch (m, for the course's penalties)
 
     # -- description -----------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -151,14 +155,21 @@ class Layer:
         self.input_shape = (None, *tuple(input_shape)[1:])
         self.built = True
 
-    def add_weight(self, name: str, shape, initializer) -> np.ndarray:
-        """Create the parameter ``name`` of ``shape`` with ``initializer`` and its zero gradient."""
+    def add_weight(self, name: str, shape, initializer, trainable: bool = True) -> np.ndarray:
+        """Create the parameter ``name`` of ``shape`` with ``initializer`` and its zero gradient.
+
+        ``trainable=False`` makes a state that the layer updates itself and no
+        optimiser touches (BatchNormalization's moving statistics); it still
+        belongs to ``weights``, so it copies with ``get_weights`` / ``set_weights``.
+        """
         init = initializers.get(initializer)
         value = np.ascontiguousarray(init(tuple(shape), dtype=self.dtype), dtype=self.dtype)
         if value.shape != tuple(shape):
             raise ValueError(f"{self._where}: initializer {init!r} returned shape {value.shape}, expected {shape}")
         self.params[name] = value
         self.grads[name] = np.zeros_like(value)
+        if not trainable:
+            self._non_trainable.add(name)
         return value
 
     def compute_output_shape(self, input_shape) -> tuple:
@@ -194,6 +205,7 @@ class Layer:
     def _prepare(self, x) -> np.ndarray:
         """Check the batch ``x``, build the layer on its first batch, and cast ``x`` to the parameters' dtype."""
         x = as_batch(x, self._where)
+        self._batch_size = len(x)
         if self.input_ndim is not None and x.ndim != self.input_ndim:
             axes = "(batch, features)" if self.input_ndim == 2 else f"{self.input_ndim} axes, batch first"
             hint = "; put a Flatten layer before it" if self.input_ndim == 2 and x.ndim > 2 else ""
@@ -255,14 +267,19 @@ class Layer:
         """All parameters, in Keras' order."""
         return list(self.params.values())
 
+    def _trainable_names(self) -> list[str]:
+        return [k for k in self.params if k not in self._non_trainable] if self.trainable else []
+
     @property
     def trainable_weights(self) -> list[np.ndarray]:
         """The parameters an optimiser updates ([] when frozen)."""
-        return list(self.params.values()) if self.trainable else []
+        return [self.params[k] for k in self._trainable_names()]
 
     @property
     def non_trainable_weights(self) -> list[np.ndarray]:
-        return [] if self.trainable else list(self.params.values())
+        """The parameters no optimiser updates: all when frozen, else the layer's own state (moving statistics)."""
+        names = set(self._trainable_names())
+        return [p for k, p in self.params.items() if k not in names]
 
     def parameters(self) -> list[np.ndarray]:
         """Same as ``trainable_weights``."""
@@ -270,11 +287,38 @@ class Layer:
 
     def gradients(self) -> list[np.ndarray]:
         """∂L/∂θ from the last ``backward``, matching ``trainable_weights``."""
-        return [self.grads[k] for k in self.params] if self.trainable else []
+        return [self.grads[k] for k in self._trainable_names()]
 
     def grads_and_vars(self) -> list[tuple[np.ndarray, np.ndarray]]:
         """``(gradient, parameter)`` pairs, for ``optimizer.apply_gradients``."""
         return list(zip(self.gradients(), self.trainable_weights, strict=True))
+
+    # -- weight penalties (regularisation) ---------------------------------------------------
+    def _penalised(self):
+        return [(k, self.regularizers[k]) for k in self._trainable_names() if self.regularizers.get(k) is not None]
+
+    def regularization_loss(self, batch_size: int | None = None) -> float:
+        """Σ of the weight penalties Ω(θ) of the trainable parameters (0 when frozen, like Keras).
+
+        Parameters
+        ----------
+        batch_size : int, optional
+            m, for penalties in the course's convention (λ/(2m)·‖W‖²); by
+            default the size of the last batch seen.
+        """
+        m = self._batch_size if batch_size is None else batch_size
+        return float(sum(reg(self.params[k], batch_size=m) for k, reg in self._penalised()))
+
+    def add_regularization_gradients(self, batch_size: int | None = None) -> None:
+        """Add ∂Ω/∂θ to ``grads`` (after ``backward``), for each penalised trainable parameter θ."""
+        m = self._batch_size if batch_size is None else batch_size
+        for k, reg in self._penalised():
+            self.grads[k] += reg.gradient(self.params[k], batch_size=m)
+
+    @property
+    def losses(self) -> list[float]:
+        """The weight penalties, one per penalised parameter, like Keras' ``layer.losses``."""
+        return [float(reg(self.params[k], batch_size=self._batch_size)) for k, reg in self._penalised()]
 
     def count_params(self) -> int:
         return int(sum(p.size for p in self.params.values()))
@@ -302,7 +346,8 @@ class Layer:
     def copy_unbuilt(self) -> Layer:
         """A fresh copy with the same configuration and no parameters (for reuse as an activation)."""
         new = copy.copy(self)
-        new.params, new.grads = {}, {}
+        new.params, new.grads, new._non_trainable = {}, {}, set()
+        new.regularizers = dict(self.regularizers)
         new.built, new.input_shape, new._out_shape = False, None, None
         return new
 

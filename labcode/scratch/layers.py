@@ -14,7 +14,7 @@ import numbers
 
 import numpy as np
 
-from labcode.scratch import activations, initializers
+from labcode.scratch import activations, initializers, regularizers
 from labcode.scratch.base import Layer
 
 __all__ = ["Dense", "Flatten"]
@@ -35,6 +35,10 @@ class Dense(Layer):
         Whether to add b.
     kernel_initializer, bias_initializer : str or Initializer
         For W (n_in × n_out) and b (n_out,); Keras' defaults.
+    kernel_regularizer, bias_regularizer : Regularizer, str or None
+        Penalties Ω(W), Ω(b) added to the model's loss while training, e.g.
+        ``L2(0.01)`` (Keras' λ‖W‖²) or ``course_l2(0.7)`` (λ/(2m)‖W‖²); see
+        :mod:`labcode.scratch.regularizers`.
 
     Attributes
     ----------
@@ -45,7 +49,7 @@ class Dense(Layer):
     input_ndim = 2
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", **kwargs):
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, **kwargs):
         super().__init__(**kwargs)
         if isinstance(units, bool) or not isinstance(units, numbers.Integral) or units < 1:
             raise ValueError(f"{self._where}: units must be a positive int, got {units!r}")
@@ -54,6 +58,12 @@ class Dense(Layer):
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
+        try:
+            self.kernel_regularizer = regularizers.get(kernel_regularizer)
+            self.bias_regularizer = regularizers.get(bias_regularizer)
+        except ValueError as e:
+            raise ValueError(f"{self._where}: {e}") from None
+        self.regularizers = {"kernel": self.kernel_regularizer, "bias": self.bias_regularizer}
 
     def __repr__(self):
         act = self.activation.name if self.activation is not None else "linear"

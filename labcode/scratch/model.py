@@ -3,9 +3,14 @@
 One training step on a mini-batch (X, y) is the whole of backpropagation:
 
 1. forward:  out = f_L(… f_2(f_1(X)))          (each layer caches what it needs)
-2. loss:     L = loss(y, out) and g = ∂L/∂out
-3. backward: g ← layer.backward(g), last layer first (each fills its ``grads``)
+2. loss:     L = loss(y, out) + Σ Ω(θ) (the weight penalties) and g = ∂L/∂out
+3. backward: g ← layer.backward(g), last layer first (each fills its ``grads``),
+             then ∂Ω/∂θ is added to the penalised parameters' gradients
 4. update:   optimizer.apply_gradients(model.grads_and_vars())
+
+Steps 1–3 are :meth:`Sequential.compute_gradients`. ``fit`` calls its
+callbacks (:mod:`labcode.scratch.callbacks`) after each step and epoch; one of
+them may stop the training (``model.stop_training = True``).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import numpy as np
 
 from labcode.scratch import losses as losses_module
 from labcode.scratch.base import Layer, as_batch, unique_name
+from labcode.scratch.callbacks import CallbackList
 
 __all__ = ["Sequential", "History"]
 
@@ -76,7 +82,9 @@ class Sequential:
     Parameters
     ----------
     layers : list of Layer, optional
-        In order, input first (more with :meth:`add`).
+        In order, input first (more with :meth:`add`); layers that are already
+        built (e.g. ``trained.layers[:2]``) keep their weights, so a new model
+        can reuse them (transfer learning, :mod:`labcode.scratch.transfer_learning`).
     name : str, optional
         Defaults to "sequential" (numbered like Keras').
 
@@ -94,6 +102,7 @@ class Sequential:
         self.loss = None
         self.metrics = None
         self.history: History | None = None
+        self.stop_training = False  # a callback sets it to end fit early
         for layer in layers or []:
             self.add(layer)
 
@@ -176,8 +185,49 @@ class Sequential:
         """``(gradient, parameter)`` pairs for ``optimizer.apply_gradients``."""
         return [pair for layer in self.layers for pair in layer.grads_and_vars()]
 
+    @property
+    def non_trainable_weights(self) -> list[np.ndarray]:
+        return [w for layer in self.layers for w in getattr(layer, "non_trainable_weights", [])]
+
     def count_params(self) -> int:
         return sum(layer.count_params() for layer in self.layers)
+
+    # -- weight penalties --------------------------------------------------------------------
+    @property
+    def losses(self) -> list[float]:
+        """The layers' weight penalties Ω(θ) at the current weights, like Keras' ``model.losses``."""
+        return [v for layer in self.layers for v in getattr(layer, "losses", [])]
+
+    def regularization_loss(self, batch_size: int | None = None) -> float:
+        """Σ Ω(θ) over the layers (``batch_size``: m for the course's convention; default: the last batch's)."""
+        return float(sum(layer.regularization_loss(batch_size) for layer in self.layers
+                         if hasattr(layer, "regularization_loss")))
+
+    def _add_regularization_gradients(self, batch_size: int) -> None:
+        for layer in self.layers:
+            if hasattr(layer, "add_regularization_gradients"):
+                layer.add_regularization_gradients(batch_size)
+
+    def compute_gradients(self, x, y, training: bool = True) -> float:
+        """Forward, loss and backward on the batch (x, y) without an update; returns the total loss.
+
+        The total is J = loss(y, model(x)) + Σ Ω(θ); afterwards every layer's
+        ``grads`` holds ∂J/∂θ (penalties included), and ``grads_and_vars()``
+        is ready for an optimiser. A gradient check of J compares against it.
+        """
+        loss = self._need_loss("compute_gradients")
+        x, y = self._check_xy(x, y, "compute_gradients")
+        value, _ = self._step_gradients(x, y, loss, training)
+        return value
+
+    def _step_gradients(self, x, y, loss, training=True):
+        out = self.forward(x, training=training)
+        value, dout = loss.value_and_gradient(y, out)
+        self._backward_for_training(dout)
+        m = len(x)
+        penalty = self.regularization_loss(m)
+        self._add_regularization_gradients(m)
+        return value + penalty, out
 
     def get_weights(self) -> list[np.ndarray]:
         """Copies of all parameters, layer by layer, in Keras' order (a Keras twin's ``set_weights`` takes them)."""
@@ -249,16 +299,15 @@ class Sequential:
         loss = self._need_loss("train_on_batch")
         if self.optimizer is None:
             raise ValueError(f"{self._where}.train_on_batch: no optimizer; call compile(optimizer, loss) first")
-        out = self.forward(x, training=True)
-        value, dout = loss.value_and_gradient(y, out)
+        x, y = self._check_xy(x, y, "train_on_batch")
+        value, _ = self._step_gradients(x, y, loss)
         if not np.isfinite(value):
             raise FloatingPointError(f"{self._where}.train_on_batch: the loss is {value}")
-        self._backward_for_training(dout)
         self.optimizer.apply_gradients(self.grads_and_vars())
         return value
 
     def fit(self, x, y, epochs: int = 1, batch_size: int = 32, optimizer=None, loss=None, validation_data=None,
-            shuffle: bool = True, verbose: int = 1, seed=None) -> History:
+            shuffle: bool = True, verbose: int = 1, seed=None, callbacks=None) -> History:
         """Train by mini-batch gradient descent; returns a :class:`History`.
 
         Parameters
@@ -280,6 +329,11 @@ class Sequential:
         seed : int, optional
             Makes the shuffling (and stochastic layers' noise) reproducible; by
             default both come from NumPy's global state (:func:`labcode.seed`).
+        callbacks : list of Callback, optional
+            E.g. ``[EarlyStopping(patience=5, restore_best_weights=True)]``;
+            see :mod:`labcode.scratch.callbacks`.
+
+        The reported "loss" includes the weight penalties (``model.losses``), like Keras'.
 
         Raises
         ------
@@ -315,17 +369,23 @@ class Sequential:
         history.params = {"epochs": epochs, "steps": steps, "batch_size": batch_size}
         history.model = self
         self.history = history
+        cbs = CallbackList(callbacks, self, history.params, validation_data)
+        self.stop_training = False
         bar_cls = None
         if verbose == 1:
             from tqdm.auto import tqdm as bar_cls
 
+        logs: dict[str, float] = {}
+        cbs.call("on_train_begin", logs)
         for epoch in range(epochs):
+            cbs.call("on_epoch_begin", epoch, {})
             bar = bar_cls(total=steps, desc=f"Epoch {epoch + 1}/{epochs}", unit="step", leave=True) if bar_cls else None
             loss_sum, correct, seen = 0.0, 0.0, 0
             for step, (xb, yb) in enumerate(minibatches(x, y, batch_size, shuffle=shuffle, seed=rng), start=1):
+                if cbs:
+                    cbs.call("on_train_batch_begin", step - 1, {})
                 with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-                    out = self.forward(xb, training=True)
-                    value, dout = loss.value_and_gradient(yb, out)
+                    value, out = self._step_gradients(xb, yb, loss)
                     if not np.isfinite(value):
                         if bar is not None:
                             bar.close()
@@ -334,7 +394,6 @@ class Sequential:
                             f"step {step}/{steps}; training stopped. Lower the learning rate, or look for "
                             "NaN/inf in the inputs."
                         )
-                    self._backward_for_training(dout)
                     self.optimizer.apply_gradients(self.grads_and_vars())
                 n = len(xb)
                 loss_sum += value * n
@@ -346,6 +405,10 @@ class Sequential:
                     bar.update(1)
                     if step % 10 == 0 or step == steps:
                         bar.set_postfix(self._logs(loss_sum, correct, seen, acc is not None), refresh=False)
+                if cbs:
+                    cbs.call("on_train_batch_end", step - 1, self._logs(loss_sum, correct, seen, acc is not None))
+                    if self.stop_training:
+                        break
             logs = self._logs(loss_sum, correct, seen, acc is not None)
             if validation_data is not None:
                 val = self.evaluate(*validation_data, batch_size=batch_size, return_dict=True)
@@ -358,6 +421,10 @@ class Sequential:
                 bar.close()
             elif verbose == 2:
                 print(f"Epoch {epoch + 1}/{epochs} - " + " - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
+            cbs.call("on_epoch_end", epoch, logs)
+            if self.stop_training:
+                break
+        cbs.call("on_train_end", logs)
         return history
 
     @staticmethod
@@ -389,11 +456,13 @@ class Sequential:
         float, (loss, accuracy) or dict
             The loss alone when accuracy is not tracked (regression, or
             ``metrics=[]``); ``{"loss": …, "accuracy": …}`` with ``return_dict``.
+            Like Keras', the loss includes the weight penalties (in the
+            course's convention with m = the number of samples evaluated).
         """
         loss = self._need_loss("evaluate")
         x, y = self._check_xy(x, y, "evaluate")
         out = self.predict(x, batch_size=batch_size, verbose=verbose)
-        result = {"loss": loss(y, out)}
+        result = {"loss": loss(y, out) + self.regularization_loss(len(x))}
         if self._track_accuracy():
             acc = loss.accuracy(y, out)
             if acc is not None:

@@ -1,0 +1,516 @@
+"""Convolution (卷积) from scratch: 1-D signals, and 2-D images like ``tf.nn.conv2d``.
+
+A convolution slides a kernel w over its input and takes a weighted sum at
+every position. For a signal, true convolution flips the kernel and
+cross-correlation does not:
+
+    (x ∗ w)[t] = Σ_k w[k] · x[t − k]        convolution        (``conv1d(x, w)``, ``np.convolve``)
+    (x ⋆ w)[t] = Σ_k w[k] · x[t + k]        cross-correlation  (``conv1d(x, w, flip=False)``, ``np.correlate``)
+
+Deep-learning "convolutions" are cross-correlations: the kernel is learned,
+so flipping it changes nothing but its name. For a batch of images in NHWC
+layout (batch, height, width, channels) and filters in HWIO layout (f_h, f_w,
+c_in, c_out), with strides s and dilations d, output (i, j, k) of image n is
+
+    z[n, i, j, k] = Σ_u Σ_v Σ_c x̃[n, i·s_h + u·d_h, j·s_w + v·d_w, c] · w[u, v, c, k]
+
+where x̃ is x padded with zeros ("VALID": none; "SAME": TensorFlow's rule,
+see :mod:`labcode.scratch.sizes`). Two implementations:
+
+* :func:`conv2d_naive` loops over every output pixel and channel: the formula, slowly;
+* :func:`conv2d` builds the *im2col* matrix (one row per receptive field,
+  read through a strided view of x̃ with no copying, then copied once) and
+  makes the whole convolution one matrix product with the filters reshaped to
+  (f_h·f_w·c_in) × c_out.
+
+The backward pass (:func:`conv2d_backward`) is two more products: ∂L/∂W =
+colsᵀ · ∂L/∂Z, and ∂L/∂cols = ∂L/∂Z · Wᵀ, which *col2im* adds back onto the
+pixels each window read (overlapping windows add up).
+
+Strides > 1 together with dilations > 1 are computed here, though Keras'
+``Conv2D`` refuses that combination and TensorFlow documents it as unsupported.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided, sliding_window_view
+
+from labcode.scratch.sizes import same_padding
+
+__all__ = ["conv1d", "conv2d", "conv2d_naive", "conv2d_backward", "conv2d_backward_naive", "im2col", "col2im",
+           "BLOCK_SIZE"]
+
+#: The most numbers an im2col matrix holds at once (32 MiB in float64); bigger ones are built block by block.
+BLOCK_SIZE = 2**22
+
+
+# ---------------------------------------------------------------------------
+# 1-D
+# ---------------------------------------------------------------------------
+
+def conv1d(x, w, mode: str = "full", flip: bool = True) -> np.ndarray:
+    """1-D convolution (``flip=True``, like ``np.convolve``) or cross-correlation (``flip=False``, ``np.correlate``).
+
+    Parameters
+    ----------
+    x : array_like
+        The signal x, 1-D.
+    w : array_like
+        The kernel w, 1-D.
+    mode : {"full", "valid", "same"}
+        "full": every overlap, len(x) + len(w) − 1 values; "valid": only where
+        w lies wholly inside x; "same": the len(x) central values of "full"
+        (max(len(x), len(w)) of them), as NumPy centres them.
+    flip : bool
+        Flip the kernel (true convolution) or not (cross-correlation, what CNN layers compute).
+
+    Examples
+    --------
+    A delayed signal (an echo): y(t) = x(t) + x(t − 1)/2 + x(t − 2)/4.
+
+    >>> conv1d([1.0, 0.0, 0.0, 2.0], [1, 1/2, 1/4])
+    array([1.  , 0.5 , 0.25, 2.  , 1.  , 0.5 ])
+    """
+    where = "conv1d"
+    x = _check_1d(x, "the signal x", where)
+    w = _check_1d(w, "the kernel w", where)
+    if not isinstance(mode, str) or mode.lower() not in ("full", "valid", "same"):
+        raise ValueError(f"{where}: mode must be 'full', 'valid' or 'same', got {mode!r}")
+    mode = mode.lower()
+    n, m = len(x), len(w)
+    kernel = w[::-1] if flip else w
+    # full[t] = Σ_j x̃[t + j]·kernel[j] for x̃ = x with m − 1 zeros on each side: every overlap of x and w
+    full = sliding_window_view(np.pad(x, m - 1), m) @ kernel
+    if mode == "full":
+        return full
+    short = min(n, m)
+    if mode == "valid":
+        return full[short - 1: short - 1 + abs(n - m) + 1]
+    # NumPy centres "same"; np.correlate with a kernel longer than the signal rounds the other way
+    start = short // 2 if (not flip and m > n) else (short - 1) // 2
+    return full[start: start + max(n, m)]
+
+
+def _check_1d(a, what, where) -> np.ndarray:
+    arr = _numeric(np.asarray(a), what, where)
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"{where}: {what} must be a non-empty 1-D array, got shape {arr.shape}")
+    return arr
+
+
+# ---------------------------------------------------------------------------
+# Arguments
+# ---------------------------------------------------------------------------
+
+def _numeric(arr: np.ndarray, what: str, where: str) -> np.ndarray:
+    """Booleans become int64, float16 becomes float32; integers and float32/64 stay as they are."""
+    if arr.dtype == bool:
+        return arr.astype(np.int64)
+    if np.issubdtype(arr.dtype, np.integer) or arr.dtype in (np.float32, np.float64):
+        return arr
+    if np.issubdtype(arr.dtype, np.floating):
+        return arr.astype(np.float32)
+    raise TypeError(f"{where}: {what} must hold real numbers, got dtype {arr.dtype}")
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def _pair(value, what: str, where: str) -> tuple[int, int]:
+    """An int, (a,), (a_h, a_w) or tf.nn's NHWC [1, a_h, a_w, 1] → (a_h, a_w), positive ints."""
+    expected = f"an int, a pair (h, w) or [1, h, w, 1] of positive ints, got {value!r}"
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, (tuple, list)):
+        vals = list(value)
+        if len(vals) == 1:
+            vals = vals * 2
+        elif len(vals) == 4:
+            if not all(_is_int(v) for v in vals):
+                raise ValueError(f"{where}: {what} must be {expected}")
+            if vals[0] != 1 or vals[3] != 1:
+                raise ValueError(
+                    f"{where}: {what} along the batch and channel axes must be 1 "
+                    f"(NHWC: [1, {what}_h, {what}_w, 1]), got {value!r}"
+                )
+            vals = vals[1:3]
+        elif len(vals) != 2:
+            raise ValueError(f"{where}: {what} must be {expected}")
+    else:
+        vals = [value, value]
+    if not all(_is_int(v) and v >= 1 for v in vals):
+        raise ValueError(f"{where}: {what} must be {expected}")
+    return int(vals[0]), int(vals[1])
+
+
+def _padding(padding, where: str, explicit: bool = True):
+    """'VALID' or 'SAME' (any case), or explicit zeros ((top, bottom), (left, right))."""
+    accepted = "'VALID' or 'SAME' (any case)"
+    if explicit:
+        accepted += ", or explicit zeros: an int p, (p_h, p_w), ((top, bottom), (left, right))"
+    if isinstance(padding, str):
+        mode = padding.upper()
+        if mode not in ("VALID", "SAME"):
+            raise ValueError(f"{where}: unknown padding {padding!r}; expected {accepted}")
+        return mode
+    try:
+        arr = np.asarray(padding) if explicit and padding is not None else None
+    except ValueError:  # a ragged sequence
+        arr = None
+    if arr is None or arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer) or np.any(arr < 0):
+        raise ValueError(f"{where}: unknown padding {padding!r}; expected {accepted}")
+    if arr.shape == ():
+        return (int(arr), int(arr)), (int(arr), int(arr))
+    if arr.shape == (2,):
+        return (int(arr[0]), int(arr[0])), (int(arr[1]), int(arr[1]))
+    if arr.shape == (4, 2) and not arr[0].any() and not arr[3].any():  # tf.nn's [[0, 0], [t, b], [l, r], [0, 0]]
+        arr = arr[1:3]
+    if arr.shape != (2, 2):
+        raise ValueError(f"{where}: unknown padding {padding!r}; expected {accepted}")
+    return (int(arr[0, 0]), int(arr[0, 1])), (int(arr[1, 0]), int(arr[1, 1]))
+
+
+def _check_nhwc(x, where: str, what: str = "input") -> np.ndarray:
+    """x as a 4-D array (batch, height, width, channels) of numbers, or a ValueError that says how to get one."""
+    arr = _numeric(np.asarray(x), f"the {what}", where)
+    if arr.ndim != 4:
+        hint = ""
+        if arr.ndim == 2:
+            hint = "; for one grayscale image use x[None, :, :, None]"
+        elif arr.ndim == 3:
+            hint = "; for one image use x[None] (a batch of grayscale images: x[..., None])"
+        raise ValueError(
+            f"{where}: expected a 4-D {what} (batch, height, width, channels) — NHWC — got shape {arr.shape}{hint}"
+        )
+    if min(arr.shape[1:]) < 1:
+        raise ValueError(f"{where}: the {what} (batch, height, width, channels) has an empty axis: shape {arr.shape}")
+    return arr
+
+
+def _check_hwio(w, where: str) -> np.ndarray:
+    arr = _numeric(np.asarray(w), "the filter", where)
+    if arr.ndim != 4 or min(arr.shape) < 1:
+        hint = "; for one 2-D kernel k use k[:, :, None, None]" if arr.ndim == 2 else ""
+        raise ValueError(
+            f"{where}: expected a 4-D filter (f_h, f_w, c_in, c_out) — HWIO — with no empty axis, "
+            f"got shape {arr.shape}{hint}"
+        )
+    return arr
+
+
+# ---------------------------------------------------------------------------
+# Where the windows lie
+# ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Geometry:
+    """The windows of a 2-D convolution or pooling: kernel, strides, dilations, padding, input and output sizes."""
+
+    kernel: tuple[int, int]
+    strides: tuple[int, int]
+    dilations: tuple[int, int]
+    pads: tuple[tuple[int, int], tuple[int, int]]  # ((top, bottom), (left, right))
+    in_hw: tuple[int, int]
+    out_hw: tuple[int, int]
+
+    def pad(self, x: np.ndarray, value=0) -> np.ndarray:
+        """x̃: x with the padding around its height and width."""
+        (t, b), (left, r) = self.pads
+        if t == b == left == r == 0:
+            return x
+        return np.pad(x, ((0, 0), (t, b), (left, r), (0, 0)), constant_values=value)
+
+    def padded_shape(self, n: int, c: int) -> tuple[int, int, int, int]:
+        (t, b), (left, r) = self.pads
+        return n, self.in_hw[0] + t + b, self.in_hw[1] + left + r, c
+
+    def windows(self, xp: np.ndarray) -> np.ndarray:
+        """Every window of x̃ as a read-only view (N, out_h, out_w, f_h, f_w, C): no copying.
+
+        Moving one output pixel down moves s_h rows in x̃, one kernel tap down
+        d_h rows; the strides of the view say exactly that.
+        """
+        n, _, _, c = xp.shape
+        s_n, s_row, s_col, s_c = xp.strides
+        (s_h, s_w), (d_h, d_w) = self.strides, self.dilations
+        return as_strided(xp, shape=(n, *self.out_hw, *self.kernel, c),
+                          strides=(s_n, s_row * s_h, s_col * s_w, s_row * d_h, s_col * d_w, s_c), writeable=False)
+
+    def crop(self, xp: np.ndarray) -> np.ndarray:
+        """The inverse of :meth:`pad`: the pixels of x inside x̃."""
+        (t, _), (left, _) = self.pads
+        h, w = self.in_hw
+        return xp[:, t:t + h, left:left + w, :]
+
+
+def _geometry(in_hw, kernel, strides, padding, dilations, where, shape_note="") -> _Geometry:
+    """Check the arguments and place the windows; ``padding`` is what :func:`_padding` returns."""
+    spans = [(f - 1) * d + 1 for f, d in zip(kernel, dilations, strict=True)]
+    if padding == "SAME":
+        pads = tuple(same_padding(n, f, s, d) for n, f, s, d in zip(in_hw, kernel, strides, dilations, strict=True))
+    elif padding == "VALID":
+        pads = ((0, 0), (0, 0))
+    else:
+        pads = padding
+    padded = [n + p0 + p1 for n, (p0, p1) in zip(in_hw, pads, strict=True)]
+    if any(span > n for span, n in zip(spans, padded, strict=True)):
+        dil = f" with dilations {dilations}" if dilations != (1, 1) else ""
+        mode = f"padding {padding!r}" if isinstance(padding, str) else f"padding {pads}"
+        raise ValueError(
+            f"{where}: the window ({kernel[0]}×{kernel[1]}{dil}, spanning {spans[0]}×{spans[1]} pixels) is larger "
+            f"than the {padded[0]}×{padded[1]} input with {mode}{shape_note}; "
+            "use padding='SAME' or a smaller window"
+        )
+    out_hw = tuple((n - span) // s + 1 for n, span, s in zip(padded, spans, strides, strict=True))
+    return _Geometry(tuple(kernel), tuple(strides), tuple(dilations), tuple(pads), tuple(in_hw), out_hw)
+
+
+def _conv_setup(x, w, strides, padding, dilations, where):
+    x = _check_nhwc(x, where)
+    w = _check_hwio(w, where)
+    if x.shape[3] != w.shape[2]:
+        raise ValueError(
+            f"{where}: the input has {x.shape[3]} channels (x.shape = {x.shape}, NHWC) but the filter expects "
+            f"{w.shape[2]} (w.shape = {w.shape}, HWIO: (f_h, f_w, c_in, c_out)); c_in must match"
+        )
+    g = _geometry(x.shape[1:3], w.shape[:2], _pair(strides, "strides", where), _padding(padding, where),
+                  _pair(dilations, "dilations", where), where, f" (x.shape = {x.shape})")
+    dtype = np.result_type(x, w)
+    return x.astype(dtype, copy=False), w.astype(dtype, copy=False), g
+
+
+def _blocks(shape):
+    """(batch slice, output-row slice) pairs covering an (N, out_h, out_w, …) array, ≤ BLOCK_SIZE numbers each."""
+    n, out_h = shape[:2]
+    row = max(math.prod(shape[2:]), 1)  # numbers per output row
+    rows = max(BLOCK_SIZE // row, 1)
+    if rows >= out_h:  # whole images at a time
+        per = max(rows // max(out_h, 1), 1)
+        for b in range(0, n, per):
+            yield slice(b, b + per), slice(None)
+    else:  # one image, a band of output rows at a time
+        for b in range(n):
+            for i in range(0, out_h, rows):
+                yield slice(b, b + 1), slice(i, i + rows)
+
+
+def _add_windows(target: np.ndarray, dcols: np.ndarray, g: _Geometry) -> None:
+    """col2im: add dcols[n, i, j, u, v, c] onto the pixel of ``target`` (x̃) that window (i, j) read at tap (u, v).
+
+    One strided slice per kernel tap (f_h·f_w of them) covers all windows at
+    once; overlapping windows add up, as the chain rule requires.
+    """
+    _, out_h, out_w, f_h, f_w, _ = dcols.shape
+    (s_h, s_w), (d_h, d_w) = g.strides, g.dilations
+    for u in range(f_h):
+        for v in range(f_w):
+            r, q = u * d_h, v * d_w
+            target[:, r:r + s_h * (out_h - 1) + 1:s_h, q:q + s_w * (out_w - 1) + 1:s_w, :] += dcols[:, :, :, u, v, :]
+
+
+def _conv_forward(windows: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Z = im2col(x̃) · W, block by block: each block's im2col matrix is copied out of the view, then multiplied."""
+    n, out_h, out_w = windows.shape[:3]
+    c_out = w.shape[3]
+    w_mat = w.reshape(-1, c_out)  # (f_h·f_w·c_in, c_out): column order (u, v, c), the order of a window's row
+    out = np.empty((n, out_h, out_w, c_out), dtype=np.result_type(windows, w))
+    for b, i in _blocks(windows.shape):
+        cols = windows[b, i].reshape(-1, w_mat.shape[0])  # im2col: one row per receptive field
+        block = out[b, i]
+        block[...] = (cols @ w_mat).reshape(block.shape)
+    return out
+
+
+def _conv_backward(windows: np.ndarray, w: np.ndarray, dout: np.ndarray, g: _Geometry,
+                   need_dw: bool = True, need_dx: bool = True):
+    """(∂L/∂x, ∂L/∂W) from ∂L/∂Z: ∂L/∂W = colsᵀ ∂L/∂Z; ∂L/∂x = col2im(∂L/∂Z Wᵀ), cropped to x."""
+    n = windows.shape[0]
+    c_in, c_out = w.shape[2:]
+    w_mat = w.reshape(-1, c_out)
+    dw = np.zeros_like(w_mat) if need_dw else None
+    dxp = np.zeros(g.padded_shape(n, c_in), dtype=w.dtype) if need_dx else None
+    for b, i in _blocks(windows.shape):
+        d = dout[b, i].reshape(-1, c_out)
+        if need_dw:
+            dw += windows[b, i].reshape(-1, w_mat.shape[0]).T @ d
+        if need_dx:
+            dcols = (d @ w_mat.T).reshape(windows[b, i].shape)
+            row0 = (i.start or 0) * g.strides[0]
+            _add_windows(dxp[b, row0:], dcols, g)
+    return (g.crop(dxp) if need_dx else None), (dw.reshape(w.shape) if need_dw else None)
+
+
+# ---------------------------------------------------------------------------
+# 2-D
+# ---------------------------------------------------------------------------
+
+def conv2d_naive(x, w, strides=1, padding="VALID", dilations=1) -> np.ndarray:
+    """2-D convolution (cross-correlation) with loops: one window and one filter at a time.
+
+    The same contract as :func:`conv2d`, for reading, not for speed: it
+    computes z[n, i, j, k] = Σ_u Σ_v Σ_c x̃[n, i·s_h + u·d_h, j·s_w + v·d_w, c] · w[u, v, c, k] literally.
+    """
+    x, w, g = _conv_setup(x, w, strides, padding, dilations, "conv2d_naive")
+    xp = g.pad(x)
+    n = x.shape[0]
+    f_h, f_w, _, c_out = w.shape
+    (s_h, s_w), (d_h, d_w) = g.strides, g.dilations
+    out_h, out_w = g.out_hw
+    z = np.zeros((n, out_h, out_w, c_out), dtype=np.result_type(x, w))
+    for b in range(n):
+        for i in range(out_h):
+            for j in range(out_w):
+                top, left = i * s_h, j * s_w  # the window's corner in x̃
+                window = xp[b, top:top + (f_h - 1) * d_h + 1:d_h, left:left + (f_w - 1) * d_w + 1:d_w, :]
+                for k in range(c_out):
+                    z[b, i, j, k] = np.sum(window * w[:, :, :, k])
+    return z
+
+
+def conv2d_backward_naive(x, w, dout, strides=1, padding="VALID", dilations=1) -> tuple[np.ndarray, np.ndarray]:
+    """The gradients of a convolution with loops, for reading: (∂L/∂x, ∂L/∂w) given ``dout`` = ∂L/∂Z.
+
+    Output z[n, i, j, k] read window x̃[n, i·s_h + u·d_h, j·s_w + v·d_w, :] with filter k, so each of its
+    gradients g = ∂L/∂z[n, i, j, k] adds g · window to ∂L/∂w[:, :, :, k] and g · w[:, :, :, k] to ∂L/∂(window).
+    """
+    x, w, dout, g = _backward_setup(x, w, dout, strides, padding, dilations, "conv2d_backward_naive")
+    xp = g.pad(x)
+    dxp, dw = np.zeros_like(xp), np.zeros_like(w)
+    f_h, f_w, _, c_out = w.shape
+    (s_h, s_w), (d_h, d_w) = g.strides, g.dilations
+    out_h, out_w = g.out_hw
+    for b in range(x.shape[0]):
+        for i in range(out_h):
+            for j in range(out_w):
+                top, left = i * s_h, j * s_w
+                rows = slice(top, top + (f_h - 1) * d_h + 1, d_h)
+                cols = slice(left, left + (f_w - 1) * d_w + 1, d_w)
+                for k in range(c_out):
+                    dw[:, :, :, k] += dout[b, i, j, k] * xp[b, rows, cols, :]
+                    dxp[b, rows, cols, :] += dout[b, i, j, k] * w[:, :, :, k]
+    return g.crop(dxp), dw
+
+
+def conv2d(x, w, strides=1, padding="VALID", dilations=1) -> np.ndarray:
+    """2-D convolution (cross-correlation) of a batch of images, like ``tf.nn.conv2d`` (im2col + one matrix product).
+
+    Parameters
+    ----------
+    x : array_like
+        The input, (N, H, W, c_in) — NHWC.
+    w : array_like
+        The filters, (f_h, f_w, c_in, c_out) — HWIO.
+    strides : int, (s_h, s_w) or [1, s_h, s_w, 1]
+        s, the step between windows.
+    padding : {"VALID", "SAME"} (any case), or explicit zeros
+        "VALID": none; "SAME": TensorFlow's rule (out = ⌈n/s⌉, the odd pixel
+        bottom / right); or p, (p_h, p_w), ((top, bottom), (left, right)), or
+        tf.nn's [[0, 0], [top, bottom], [left, right], [0, 0]].
+    dilations : int, (d_h, d_w) or [1, d_h, d_w, 1]
+        d: the kernel's taps are d pixels apart (d − 1 holes).
+
+    Returns
+    -------
+    numpy.ndarray
+        Z, (N, out_h, out_w, c_out), in the dtype of x and w together (integers stay integers).
+
+    Examples
+    --------
+    >>> x = np.array([[1, 1, 1, 0, 0], [0, 1, 1, 1, 0], [0, 0, 1, 1, 1], [0, 0, 1, 1, 0], [0, 1, 1, 0, 0]])
+    >>> k = np.array([[1, 0, 1], [0, 1, 0], [1, 0, 1]])
+    >>> conv2d(x[None, :, :, None], k[:, :, None, None])[0, :, :, 0]
+    array([[4, 3, 4],
+           [2, 4, 3],
+           [2, 3, 4]])
+    """
+    x, w, g = _conv_setup(x, w, strides, padding, dilations, "conv2d")
+    return _conv_forward(g.windows(g.pad(x)), w)
+
+
+def conv2d_backward(x, w, dout, strides=1, padding="VALID", dilations=1) -> tuple[np.ndarray, np.ndarray]:
+    """The gradients of :func:`conv2d`: (∂L/∂x, ∂L/∂w) given ``dout`` = ∂L/∂Z.
+
+    Parameters
+    ----------
+    x, w, strides, padding, dilations
+        As for :func:`conv2d`.
+    dout : array_like
+        ∂L/∂Z, the shape of ``conv2d(x, w, …)``: (N, out_h, out_w, c_out).
+    """
+    x, w, dout, g = _backward_setup(x, w, dout, strides, padding, dilations, "conv2d_backward")
+    return _conv_backward(g.windows(g.pad(x)), w, dout, g)
+
+
+def _backward_setup(x, w, dout, strides, padding, dilations, where):
+    x, w, g = _conv_setup(x, w, strides, padding, dilations, where)
+    dout = np.asarray(dout)
+    expected = (x.shape[0], *g.out_hw, w.shape[3])
+    if dout.shape != expected:
+        raise ValueError(f"{where}: dout must have the output's shape (N, out_h, out_w, c_out) = {expected}, "
+                         f"got {dout.shape}")
+    dtype = np.result_type(x, w, dout)
+    if not np.issubdtype(dtype, np.floating):
+        dtype = np.float64
+    return x.astype(dtype, copy=False), w.astype(dtype, copy=False), dout.astype(dtype, copy=False), g
+
+
+def im2col(x, kernel_size, strides=1, padding="VALID", dilations=1) -> np.ndarray:
+    """Every receptive field of x as one row of a matrix: (N·out_h·out_w, f_h·f_w·c_in).
+
+    Rows run over (n, i, j) and columns over (u, v, c), both in C order, so
+    ``conv2d(x, w)`` is ``(im2col(x, w.shape[:2], …) @ w.reshape(-1, c_out)).reshape(N, out_h, out_w, c_out)``.
+
+    Parameters
+    ----------
+    x : array_like
+        The input, (N, H, W, C) — NHWC.
+    kernel_size : int or (int, int)
+        (f_h, f_w).
+    strides, padding, dilations
+        As for :func:`conv2d`.
+    """
+    where = "im2col"
+    x = _check_nhwc(x, where)
+    f = _pair(kernel_size, "kernel_size", where)
+    g = _geometry(x.shape[1:3], f, _pair(strides, "strides", where), _padding(padding, where),
+                  _pair(dilations, "dilations", where), where, f" (x.shape = {x.shape})")
+    return g.windows(g.pad(x)).reshape(-1, f[0] * f[1] * x.shape[3])
+
+
+def col2im(cols, x_shape, kernel_size, strides=1, padding="VALID", dilations=1) -> np.ndarray:
+    """The adjoint of :func:`im2col`: add each row of ``cols`` back onto the pixels its window covers.
+
+    Pixels covered by several windows receive the sum, so ``col2im`` is the
+    backward pass of ``im2col`` (⟨im2col(x), C⟩ = ⟨x, col2im(C)⟩), not its inverse.
+
+    Parameters
+    ----------
+    cols : array_like
+        (N·out_h·out_w, f_h·f_w·C), like ``im2col``'s result.
+    x_shape : (int, int, int, int)
+        (N, H, W, C), the shape of the image to rebuild.
+    kernel_size, strides, padding, dilations
+        As for :func:`im2col`.
+    """
+    where = "col2im"
+    shape = tuple(int(v) for v in x_shape)
+    if len(shape) != 4 or min(shape) < 1:
+        raise ValueError(f"{where}: x_shape must be a 4-D shape (N, H, W, C) — NHWC — got {x_shape!r}")
+    f = _pair(kernel_size, "kernel_size", where)
+    g = _geometry(shape[1:3], f, _pair(strides, "strides", where), _padding(padding, where),
+                  _pair(dilations, "dilations", where), where, f" (x_shape = {shape})")
+    cols = np.asarray(cols)
+    n, c = shape[0], shape[3]
+    expected = (n * g.out_hw[0] * g.out_hw[1], f[0] * f[1] * c)
+    if cols.shape != expected:
+        raise ValueError(f"{where}: cols must have shape (N·out_h·out_w, f_h·f_w·C) = {expected}, got {cols.shape}")
+    dtype = cols.dtype if np.issubdtype(cols.dtype, np.floating) else np.float64
+    xp = np.zeros(g.padded_shape(n, c), dtype=dtype)
+    _add_windows(xp, cols.reshape(n, *g.out_hw, *f, c), g)
+    return np.ascontiguousarray(g.crop(xp))
