@@ -21,6 +21,23 @@ correction), Adagrad's ``initial_accumulator_value`` and, unless
 ``keras.config.set_floatx("float64")``, a float learning rate to float32, so
 with 0.9 and 0.999 a float64 Keras run drifts from the exact formulas by
 about 1e-5 (relative) over 100 Adam steps.
+
+Speed. Each update is written with in-place ufuncs (``np.multiply(…, out=)``,
+``+=``) into two scratch buffers the optimiser reuses, so a step allocates
+no temporary arrays; the operations and their order are the formulas' (and
+Keras'), so the rounding is the same as the one-line NumPy expressions.
+
+Subnormal numbers. Where a gradient stays exactly 0 (the weights of a dead
+ReLU unit), the state decays geometrically (Adam's m ← β₁·m, SGD's v ← μ·v) into the
+subnormal range below ``np.finfo(dtype).tiny`` (1.2e-38 in float32), and
+may stick there (rounding keeps the smallest subnormals from reaching 0).
+CPUs compute with subnormals many times slower, enough to double a whole
+training step. TensorFlow runs its kernels with the CPU's flush-to-zero
+mode (a subnormal result becomes 0, so its state stalls at small normal
+numbers instead); NumPy cannot, so every ``flush_subnormals_every`` steps
+(default 100) the optimiser sets state entries with |x| < tiny to 0. The
+numbers that change are below 1.2e-38 (float32) or 2.2e-308 (float64): the
+parameters do not move measurably.
 """
 
 from __future__ import annotations
@@ -96,13 +113,20 @@ class Optimizer:
     ----------
     iterations : int
         The number of ``apply_gradients`` calls so far.
+    flush_subnormals_every : int
+        Every this many steps, state entries with |x| < ``np.finfo(dtype).tiny``
+        (subnormal numbers, slow on CPUs) are set to 0, as TensorFlow's
+        flush-to-zero does; 0 never flushes. See the module's notes.
     """
+
+    flush_subnormals_every = 100
 
     def __init__(self, learning_rate: float | Callable = 0.001, name: str | None = None):
         self.name = name or type(self).__name__
         self.iterations = 0
         self.learning_rate = learning_rate
         self._slots: dict[int, tuple[np.ndarray, dict[str, np.ndarray]]] = {}
+        self._buffers: dict[tuple[np.dtype, int], np.ndarray] = {}
 
     # ------------------------------------------------------ learning rate
     @property
@@ -151,6 +175,28 @@ class Optimizer:
     def build_state(self, param: np.ndarray) -> dict[str, np.ndarray]:
         """New state arrays for ``param`` (none for plain gradient descent)."""
         return {}
+
+    def _buffer(self, like: np.ndarray, i: int = 0) -> np.ndarray:
+        """Scratch array ``i`` with the shape and dtype of ``like``, reused across steps (contents undefined).
+
+        One flat buffer per (dtype, i), grown to the largest parameter; views of
+        it hold an update's intermediate results instead of new temporaries.
+        """
+        key = (like.dtype, i)
+        flat = self._buffers.get(key)
+        if flat is None or flat.size < like.size:
+            flat = self._buffers[key] = np.empty(like.size, dtype=like.dtype)
+        return flat[:like.size].reshape(like.shape)
+
+    def _flush_subnormals(self) -> None:
+        """Set every state entry with |x| < ``np.finfo(dtype).tiny`` to 0 (subnormals and −0)."""
+        for _, state in self._slots.values():
+            for s in state.values():
+                if not (isinstance(s, np.ndarray) and s.dtype.kind == "f"):
+                    continue  # a subclass's own state of another kind
+                a = self._buffer(s)
+                np.abs(s, out=a)
+                np.copyto(s, 0, where=a < np.finfo(s.dtype).tiny)
 
     def get_slot(self, param: np.ndarray, name: str) -> np.ndarray:
         """The state array ``name`` (e.g. ``"momentum"``, ``"velocity"``) kept for ``param``."""
@@ -219,6 +265,9 @@ class Optimizer:
         for grad, param in pairs:
             self.update_step(grad, param, lr)
         self.iterations += 1
+        every = self.flush_subnormals_every
+        if every and self.iterations % every == 0:
+            self._flush_subnormals()
         return self.iterations
 
     def apply(self, grads, params) -> int:
@@ -296,25 +345,31 @@ class SGD(Optimizer):
         return {"momentum": np.zeros_like(param)} if self.momentum != 0 else {}
 
     def update_step(self, grad, param, lr):
-        mu = self.momentum
+        # in place, through the reusable buffers a and b: the formulas above, operation by operation
+        mu, a = self.momentum, self._buffer(param, 0)
         if mu == 0:
-            param -= lr * grad
+            param -= np.multiply(grad, lr, out=a)  # θ −= η·g
             return
         v = self._state(param)["momentum"]
         if self.momentum_form == "keras":
             v *= mu
-            v -= lr * grad
+            v -= np.multiply(grad, lr, out=a)  # v = μ·v − η·g
             if self.nesterov:
-                param += mu * v - lr * grad
+                b = np.multiply(v, mu, out=self._buffer(param, 1))
+                b -= a
+                param += b  # θ += μ·v − η·g
             else:
                 param += v
         else:
             v *= mu
-            v += (1 - mu) * grad
+            v += np.multiply(grad, 1 - mu, out=a)  # v = β·v + (1 − β)·g
             if self.nesterov:
-                param -= lr * (mu * v + (1 - mu) * grad)
+                b = np.multiply(v, mu, out=self._buffer(param, 1))
+                b += a
+                b *= lr
+                param -= b  # θ −= η·(β·v + (1 − β)·g)
             else:
-                param -= lr * v
+                param -= np.multiply(v, lr, out=a)  # θ −= η·v
 
     def get_config(self):
         return {
@@ -367,12 +422,18 @@ class Adagrad(Optimizer):
         return {"accumulator": np.full_like(param, self.initial_accumulator_value)}
 
     def update_step(self, grad, param, lr):
-        G = self._state(param)["accumulator"]
-        G += np.square(grad)
+        # in place, through the reusable buffers a and b: the formulas above, operation by operation
+        G, a, b = self._state(param)["accumulator"], self._buffer(param, 0), self._buffer(param, 1)
+        G += np.square(grad, out=a)
         if self.epsilon_placement == "inside":
-            param -= lr * grad / np.sqrt(G + self.epsilon)
+            np.add(G, self.epsilon, out=a)
+            np.sqrt(a, out=a)  # √(G + ε)
         else:
-            param -= lr * grad / (np.sqrt(G) + self.epsilon)
+            np.sqrt(G, out=a)
+            a += self.epsilon  # √G + ε
+        np.multiply(grad, lr, out=b)
+        b /= a
+        param -= b  # θ −= η·g / a
 
     def get_config(self):
         return {
@@ -444,19 +505,28 @@ class RMSprop(Optimizer):
         return state
 
     def update_step(self, grad, param, lr):
+        # in place, through the reusable buffers a and b: the formulas above, operation by operation
         state, rho = self._state(param), self.rho
+        a, b = self._buffer(param, 0), self._buffer(param, 1)
         s = state["velocity"]
         s *= rho
-        s += (1 - rho) * np.square(grad)
+        np.square(grad, out=a)
+        a *= 1 - rho
+        s += a  # s = ρ·s + (1 − ρ)·g²
         if self.centered:
             g_bar = state["average_gradient"]
             g_bar *= rho
-            g_bar += (1 - rho) * grad
-            s = s - np.square(g_bar)
+            g_bar += np.multiply(grad, 1 - rho, out=a)  # ḡ = ρ·ḡ + (1 − ρ)·g
+            np.square(g_bar, out=a)
+            s = np.subtract(s, a, out=a)  # s − ḡ²
         if self.epsilon_placement == "inside":
-            step = lr * grad / np.sqrt(s + self.epsilon)
+            np.add(s, self.epsilon, out=a)
+            np.sqrt(a, out=a)  # √(s + ε)
         else:
-            step = lr * grad / (np.sqrt(s) + self.epsilon)
+            np.sqrt(s, out=a)
+            a += self.epsilon  # √s + ε
+        step = np.multiply(grad, lr, out=b)
+        step /= a  # Δ = η·g / a
         if self.momentum > 0:
             m = state["momentum"]
             m *= self.momentum
@@ -536,21 +606,33 @@ class Adam(Optimizer):
         return state
 
     def update_step(self, grad, param, lr):
+        # in place, through the reusable buffers a and b: the formulas above, operation by operation
         state, b1, b2 = self._state(param), self.beta_1, self.beta_2
         t = self.iterations + 1
         m, v = state["momentum"], state["velocity"]
-        m += (1 - b1) * (grad - m)  # = β₁·m + (1 − β₁)·g, in Keras' arithmetic
-        v += (1 - b2) * (np.square(grad) - v)
+        a, b = self._buffer(param, 0), self._buffer(param, 1)
+        np.subtract(grad, m, out=a)
+        a *= 1 - b1
+        m += a  # m += (1 − β₁)·(g − m) = β₁·m + (1 − β₁)·g, in Keras' arithmetic
+        np.square(grad, out=a)
+        a -= v
+        a *= 1 - b2
+        v += a  # v += (1 − β₂)·(g² − v)
         if self.amsgrad:
             np.maximum(state["velocity_hat"], v, out=state["velocity_hat"])
             v = state["velocity_hat"]
         if self.epsilon_placement == "keras":
             alpha = lr * math.sqrt(1 - b2**t) / (1 - b1**t)
-            param -= alpha * m / (np.sqrt(v) + self.epsilon)
+            np.multiply(m, alpha, out=b)  # α_t·m
+            np.sqrt(v, out=a)
         else:
-            m_hat = m / (1 - b1**t)
-            v_hat = v / (1 - b2**t)
-            param -= lr * m_hat / (np.sqrt(v_hat) + self.epsilon)
+            np.divide(m, 1 - b1**t, out=b)  # m̂
+            b *= lr  # η·m̂
+            np.divide(v, 1 - b2**t, out=a)  # v̂
+            np.sqrt(a, out=a)
+        a += self.epsilon
+        b /= a
+        param -= b  # θ −= α_t·m / (√v + ε)   or   η·m̂ / (√v̂ + ε)
 
     def get_config(self):
         return {
