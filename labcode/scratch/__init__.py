@@ -150,3 +150,9 @@ __all__ += [
     "confusion_matrix", "train_dev_test_split",
     "augment", "transfer", "freeze", "unfreeze", "set_trainable",
 ]
+
+# Classic networks (chapter 7)
+from labcode.scratch import models  # noqa: E402
+from labcode.scratch.models import lenet5  # noqa: E402
+
+__all__ += ["models", "lenet5"]
