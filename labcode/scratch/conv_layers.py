@@ -24,9 +24,9 @@ import numbers
 
 import numpy as np
 
-from labcode.scratch import activations, initializers, regularizers
 from labcode.scratch.base import Layer, unique_name
 from labcode.scratch.conv import _check_nhwc, _conv_backward, _conv_forward, _geometry, _pair
+from labcode.scratch.layers import set_kernel_options
 from labcode.scratch.pooling import (
     _avg_backward,
     _depth_backward,
@@ -130,16 +130,8 @@ class Conv2D(_Spatial):
         self.padding = _keras_padding(padding, where)
         self.data_format = _channels_last(data_format, where)
         self.dilation_rate = _pair(dilation_rate, "dilation_rate", where)
-        self.activation = activations.get(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        try:
-            self.kernel_regularizer = regularizers.get(kernel_regularizer)
-            self.bias_regularizer = regularizers.get(bias_regularizer)
-        except ValueError as e:
-            raise ValueError(f"{where}: {e}") from None
-        self.regularizers = {"kernel": self.kernel_regularizer, "bias": self.bias_regularizer}
+        set_kernel_options(self, activation, use_bias, kernel_initializer, bias_initializer,
+                           kernel_regularizer, bias_regularizer)
 
     def __repr__(self):
         act = self.activation.name if self.activation is not None else "linear"

@@ -20,6 +20,21 @@ from labcode.scratch.base import Layer
 __all__ = ["Dense", "Flatten"]
 
 
+
+def set_kernel_options(layer, activation, use_bias, kernel_initializer, bias_initializer,
+                       kernel_regularizer, bias_regularizer) -> None:
+    """The arguments a layer with a kernel and a bias shares with Keras (Dense, Conv2D), checked and stored."""
+    layer.activation = activations.get(activation)
+    layer.use_bias = bool(use_bias)
+    layer.kernel_initializer = initializers.get(kernel_initializer)
+    layer.bias_initializer = initializers.get(bias_initializer)
+    try:
+        layer.kernel_regularizer = regularizers.get(kernel_regularizer)
+        layer.bias_regularizer = regularizers.get(bias_regularizer)
+    except ValueError as e:
+        raise ValueError(f"{layer._where}: {e}") from None
+    layer.regularizers = {"kernel": layer.kernel_regularizer, "bias": layer.bias_regularizer}
+
 class Dense(Layer):
     """A fully connected layer: A = f(X W + b).
 
@@ -54,16 +69,8 @@ class Dense(Layer):
         if isinstance(units, bool) or not isinstance(units, numbers.Integral) or units < 1:
             raise ValueError(f"{self._where}: units must be a positive int, got {units!r}")
         self.units = int(units)
-        self.activation = activations.get(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        try:
-            self.kernel_regularizer = regularizers.get(kernel_regularizer)
-            self.bias_regularizer = regularizers.get(bias_regularizer)
-        except ValueError as e:
-            raise ValueError(f"{self._where}: {e}") from None
-        self.regularizers = {"kernel": self.kernel_regularizer, "bias": self.bias_regularizer}
+        set_kernel_options(self, activation, use_bias, kernel_initializer, bias_initializer,
+                           kernel_regularizer, bias_regularizer)
 
     def __repr__(self):
         act = self.activation.name if self.activation is not None else "linear"
