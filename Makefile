@@ -46,7 +46,8 @@ grade: $(STAMP)
 	$(BIN)/python -m labcode.grading grade "$(SUBMISSIONS)" --source "$(SOURCE)"
 
 bench: $(STAMP)
-	@for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python "$$f" || exit 1; done
+	@failed=""; for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python "$$f" || failed="$$failed $$f"; done; \
+	if [ -n "$$failed" ]; then echo "targets missed by:$$failed"; exit 1; fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check labcode tests bench
