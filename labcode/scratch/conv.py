@@ -300,50 +300,115 @@ def _blocks(shape):
                 yield slice(b, b + 1), slice(i, i + rows)
 
 
-def _add_windows(target: np.ndarray, dcols: np.ndarray, g: _Geometry) -> None:
-    """col2im: add dcols[n, i, j, u, v, c] onto the pixel of ``target`` (x̃) that window (i, j) read at tap (u, v).
+def _add_taps(target: np.ndarray, dtaps: np.ndarray, g: _Geometry) -> None:
+    """col2im, tap by tap: add dtaps[u, v, n, i, j, c] onto the pixel of ``target`` (x̃) that window (i, j) read
+    at tap (u, v).
 
     One strided slice per kernel tap (f_h·f_w of them) covers all windows at
-    once; overlapping windows add up, as the chain rule requires.
+    once; overlapping windows add up, as the chain rule requires. Each add is
+    fastest when ``dtaps[u, v]`` is contiguous, as :func:`_conv_backward` makes it.
     """
-    _, out_h, out_w, f_h, f_w, _ = dcols.shape
+    f_h, f_w, _, out_h, out_w, _ = dtaps.shape
     (s_h, s_w), (d_h, d_w) = g.strides, g.dilations
     for u in range(f_h):
         for v in range(f_w):
             r, q = u * d_h, v * d_w
-            target[:, r:r + s_h * (out_h - 1) + 1:s_h, q:q + s_w * (out_w - 1) + 1:s_w, :] += dcols[:, :, :, u, v, :]
+            target[:, r:r + s_h * (out_h - 1) + 1:s_h, q:q + s_w * (out_w - 1) + 1:s_w, :] += dtaps[u, v]
 
 
-def _conv_forward(windows: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Z = im2col(x̃) · W, block by block: each block's im2col matrix is copied out of the view, then multiplied."""
+def _add_windows(target: np.ndarray, dcols: np.ndarray, g: _Geometry) -> None:
+    """col2im: add dcols[n, i, j, u, v, c] onto the pixel of ``target`` (x̃) that window (i, j) read at tap (u, v)."""
+    _add_taps(target, dcols.transpose(3, 4, 0, 1, 2, 5), g)
+
+
+def _im2col(windows: np.ndarray) -> np.ndarray:
+    """The im2col matrix (one row per receptive field, columns in (u, v, c) order) of a block of windows: a copy.
+
+    With one input channel (LeNet's C1) the row-by-row copy would move f_w numbers at a time; copying the
+    transposed matrix instead (one row per tap, running along the image rows) moves whole image rows, and
+    BLAS reads the F-ordered result with no further copy.
+    """
+    n, out_h, out_w, f_h, f_w, c = windows.shape
+    if c == 1:
+        return np.ascontiguousarray(windows.transpose(3, 4, 5, 0, 1, 2)).reshape(f_h * f_w, -1).T
+    return windows.reshape(n * out_h * out_w, f_h * f_w * c)
+
+
+def _conv_forward(windows: np.ndarray, w: np.ndarray, keep_cols: bool = False):
+    """Z = im2col(x̃) · W, block by block: each block's im2col matrix is copied out of the view, then multiplied.
+
+    With ``keep_cols`` it returns (Z, the list of im2col blocks) so that a layer's backward pass can reuse them
+    for ∂L/∂W instead of copying them again (at most the whole im2col matrix is kept).
+    """
     n, out_h, out_w = windows.shape[:3]
     c_out = w.shape[3]
     w_mat = w.reshape(-1, c_out)  # (f_h·f_w·c_in, c_out): column order (u, v, c), the order of a window's row
     out = np.empty((n, out_h, out_w, c_out), dtype=np.result_type(windows, w))
+    kept = []
     for b, i in _blocks(windows.shape):
-        cols = windows[b, i].reshape(-1, w_mat.shape[0])  # im2col: one row per receptive field
+        cols = _im2col(windows[b, i])  # im2col: one row per receptive field
         block = out[b, i]
-        block[...] = (cols @ w_mat).reshape(block.shape)
-    return out
+        np.matmul(cols, w_mat, out=block.reshape(-1, c_out))
+        if keep_cols:
+            kept.append(cols)
+    return (out, kept) if keep_cols else out
 
 
 def _conv_backward(windows: np.ndarray, w: np.ndarray, dout: np.ndarray, g: _Geometry,
-                   need_dw: bool = True, need_dx: bool = True):
-    """(∂L/∂x, ∂L/∂W) from ∂L/∂Z: ∂L/∂W = colsᵀ ∂L/∂Z; ∂L/∂x = col2im(∂L/∂Z Wᵀ), cropped to x."""
+                   need_dw: bool = True, need_dx: bool = True, cols=None):
+    """(∂L/∂x, ∂L/∂W) from ∂L/∂Z: ∂L/∂W = colsᵀ ∂L/∂Z; ∂L/∂x = col2im(∂L/∂Z Wᵀ), cropped to x.
+
+    ``cols``: the im2col blocks :func:`_conv_forward` kept, or None to copy them again. ∂L/∂x is computed by
+    :func:`_input_gradient`.
+    """
+    c_out = w.shape[3]
+    dw = None
+    if need_dw:
+        dw = np.zeros((math.prod(w.shape[:3]), c_out), dtype=w.dtype)
+        for k, (b, i) in enumerate(_blocks(windows.shape)):
+            block_cols = _im2col(windows[b, i]) if cols is None else cols[k]
+            dw += block_cols.T @ dout[b, i].reshape(-1, c_out)
+            del block_cols  # before the next block's copy: at most one block at a time
+        dw = dw.reshape(w.shape)
+    return (_input_gradient(windows, w, dout, g) if need_dx else None), dw
+
+
+def _input_gradient(windows: np.ndarray, w: np.ndarray, dout: np.ndarray, g: _Geometry) -> np.ndarray:
+    """∂L/∂x, the fastest of three equivalent ways.
+
+    * Stride 1 and no more outputs than inputs per pixel (c_out ≤ c_in, as in a VGG block): a *transposed
+      convolution*. Pixel y of x̃ received ∂L/∂z[y − u·d]·W[u] from every tap u, so ∂L/∂x̃ is the VALID
+      convolution of ∂L/∂Z, padded with span − 1 zeros, by the flipped kernel with c_in and c_out swapped —
+      the fast forward path again, with no col2im at all. We pad only enough to produce x's own pixels.
+    * Otherwise col2im of ∂L/∂cols = ∂L/∂Z Wᵀ, computed tap by tap — ∂L/∂Z · W[u, v]ᵀ, one (pixels × c_in)
+      block per kernel tap — so that col2im adds contiguous blocks instead of c_in numbers at a time;
+    * with one input channel (LeNet's C1), the single product W ∂L/∂Zᵀ, whose rows are those blocks.
+    """
     n = windows.shape[0]
-    c_in, c_out = w.shape[2:]
+    f_h, f_w, c_in, c_out = w.shape
+    spans = [(f - 1) * d + 1 for f, d in zip(g.kernel, g.dilations, strict=True)]
+    pads = tuple((span - 1 - p0, span - 1 - p1) for span, (p0, p1) in zip(spans, g.pads, strict=True))
+    if g.strides == (1, 1) and c_out <= c_in and min(min(p) for p in pads) >= 0:
+        gt = _geometry(g.out_hw, g.kernel, (1, 1), pads, g.dilations, "conv2d_backward")
+        w_t = np.ascontiguousarray(w[::-1, ::-1].transpose(0, 1, 3, 2))  # flipped, (f_h, f_w, c_out, c_in)
+        return _conv_forward(gt.windows(gt.pad(dout)), w_t)
     w_mat = w.reshape(-1, c_out)
-    dw = np.zeros_like(w_mat) if need_dw else None
-    dxp = np.zeros(g.padded_shape(n, c_in), dtype=w.dtype) if need_dx else None
+    w_taps = w.reshape(f_h * f_w, c_in, c_out).transpose(0, 2, 1)  # W[u, v]ᵀ, (c_out, c_in) each
+    dxp = np.zeros(g.padded_shape(n, c_in), dtype=w.dtype)
     for b, i in _blocks(windows.shape):
         d = dout[b, i].reshape(-1, c_out)
-        if need_dw:
-            dw += windows[b, i].reshape(-1, w_mat.shape[0]).T @ d
-        if need_dx:
-            dcols = (d @ w_mat.T).reshape(windows[b, i].shape)
-            row0 = (i.start or 0) * g.strides[0]
-            _add_windows(dxp[b, row0:], dcols, g)
-    return (g.crop(dxp) if need_dx else None), (dw.reshape(w.shape) if need_dw else None)
+        nb, rows, out_w = windows[b, i].shape[:3]
+        if c_in == 1:  # row (u, v) of W ∂L/∂Zᵀ: tap (u, v)'s gradient for every window, in (n, i, j) order
+            dtaps = (w_mat @ d.T).reshape(f_h, f_w, nb, rows, out_w, 1)
+        else:
+            dtaps = np.empty((f_h * f_w, d.shape[0], c_in), dtype=dxp.dtype)
+            for t in range(f_h * f_w):
+                np.matmul(d, w_taps[t], out=dtaps[t])
+            dtaps = dtaps.reshape(f_h, f_w, nb, rows, out_w, c_in)
+        row0 = (i.start or 0) * g.strides[0]
+        _add_taps(dxp[b, row0:], dtaps, g)
+        del dtaps
+    return np.ascontiguousarray(g.crop(dxp))
 
 
 # ---------------------------------------------------------------------------

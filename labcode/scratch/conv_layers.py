@@ -159,7 +159,10 @@ class Conv2D(_Spatial):
         g = _geometry(x.shape[1:3], self.kernel_size, self.strides, self.padding.upper(), self.dilation_rate,
                       self._where, f" (input shape {x.shape})")
         self._g, self._windows = g, g.windows(g.pad(x))  # a view of the padded x: what backward needs
-        z = _conv_forward(self._windows, self.params["kernel"])
+        if training and self.trainable:  # keep the im2col matrix for ∂L/∂W = colsᵀ ∂L/∂Z: no second copy
+            z, self._cols = _conv_forward(self._windows, self.params["kernel"], keep_cols=True)
+        else:
+            z, self._cols = _conv_forward(self._windows, self.params["kernel"]), None
         if self.use_bias:
             z += self.params["bias"]
         out = z if self.activation is None else self.activation.forward(z, training=training)
@@ -170,7 +173,8 @@ class Conv2D(_Spatial):
         dout = self._check_dout(dout).astype(self.dtype, copy=False)
         dz = dout if self.activation is None else self.activation.backward(dout)
         dx, dw = _conv_backward(self._windows, self.params["kernel"], dz, self._g,
-                                need_dw=self.trainable, need_dx=self.need_input_gradient)
+                                need_dw=self.trainable, need_dx=self.need_input_gradient, cols=self._cols)
+        self._cols = None  # free it; a second backward copies it again from the windows
         if self.trainable:
             self.grads["kernel"][...] = dw
             if self.use_bias:
