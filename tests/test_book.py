@@ -1,14 +1,27 @@
 """The HTML book: it builds with warnings as errors, and it is complete offline.
 
-The book is built once for this module, into a temporary directory, from
-book/_config.yml with one change: the notebooks are not executed (the
-notebook tests execute them, and `make book` executes them for the real
+The book is built once per test session (shared by this module and
+tests/test_book_browser.py, across pytest-xdist workers), into a temporary
+directory, from book/_config.yml with one change: the notebooks are not executed
+(the notebook tests execute them, and `make book` executes them for the real
 book). Everything else, --nitpick and --warningiserror included, is as in
 `make book`.
+
+Besides the files, this module checks what the book promises its readers: the
+notation page, launch links (Colab, Binder) built from the one repository URL,
+the Colab cell at the top of every chapter, downloads of each chapter and its
+exercise, references, and the slide metadata. The glossary has its own module
+(tests/test_book_glossary.py), and a real browser checks the pages
+(tests/test_book_browser.py).
 """
 
+import copy
+import fcntl
+import filecmp
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from html.parser import HTMLParser
@@ -21,6 +34,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
 CHAPTER_1 = ROOT / "chapters" / "01_autodiff.ipynb"
+sys.path.insert(0, str(BOOK))
+import booktools  # noqa: E402  (book/booktools.py: the Colab cell, slide metadata, slides)
 
 # <link rel=...> values that make the browser fetch the target.
 RESOURCE_RELS = set(
@@ -110,13 +125,8 @@ def toc_files(toc):
     return found
 
 
-@pytest.fixture(scope="module")
-def html(tmp_path_factory):
-    """Build the book (without executing the notebooks) and return its HTML folder."""
-    pytest.importorskip("jupyter_book", reason="the book needs the [book] extra")
-    if not CHAPTER_1.exists():
-        pytest.fail(f"{CHAPTER_1.relative_to(ROOT)} is missing, but book/_toc.yml lists it")
-    tmp = tmp_path_factory.mktemp("book")
+def _build_book(tmp):
+    """Build the book into tmp (execution off); return (ok, message)."""
     config = yaml.safe_load((BOOK / "_config.yml").read_text(encoding="utf-8"))
     config.setdefault("execute", {})["execute_notebooks"] = "off"
     for name, path in ((config.get("sphinx") or {}).get("local_extensions") or {}).items():
@@ -131,11 +141,61 @@ def html(tmp_path_factory):
     output = re.sub(r"\x1b\[[0-9;]*m", "", done.stdout + done.stderr)
     if done.returncode != 0 or "build succeeded" not in output:
         warnings = [line for line in output.splitlines() if re.search(r"\b(WARNING|ERROR|CRITICAL)\b", line)]
-        pytest.fail(
-            f"the book build failed (rc={done.returncode}):\n" + "\n".join(warnings or output.splitlines()[-40:]),
-            pytrace=False,
+        return False, f"the book build failed (rc={done.returncode}):\n" + "\n".join(
+            warnings or output.splitlines()[-40:]
         )
+    return True, ""
+
+
+def book_html(tmp_path_factory):
+    """The HTML folder of a book built once per test session, shared by the xdist workers.
+
+    The first worker to ask builds it under a lock in the session's shared temporary
+    folder; the others wait and reuse it (or report the same failure).
+    """
+    pytest.importorskip("jupyter_book", reason="the book needs the [book] extra")
+    if not CHAPTER_1.exists():
+        pytest.fail(f"{CHAPTER_1.relative_to(ROOT)} is missing, but book/_toc.yml lists it")
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # shared by the workers of this session only
+    tmp = base / "book"
+    tmp.mkdir(exist_ok=True)
+    with open(base / "book.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done, failed = tmp / "build.ok", tmp / "build.failed"
+        if not done.exists() and not failed.exists():
+            ok, message = _build_book(tmp)
+            (done if ok else failed).write_text(message, encoding="utf-8")
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    if failed.exists():
+        pytest.fail(failed.read_text(encoding="utf-8"), pytrace=False)
     return tmp / "_build" / "html"
+
+
+@pytest.fixture(scope="module")
+def html(tmp_path_factory):
+    """Build the book (without executing the notebooks) and return its HTML folder."""
+    return book_html(tmp_path_factory)
+
+
+def toc_chapters():
+    """The chapter notebooks _toc.yml lists (chapters/NN_topic.ipynb)."""
+    return booktools.toc_chapters()
+
+
+def read_notebook(path):
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def cell_source(cell):
+    src = cell["source"]
+    return "".join(src) if isinstance(src, list) else src
+
+
+def markdown(path):
+    """The markdown cells of a notebook, joined."""
+    return "\n\n".join(cell_source(c) for c in read_notebook(path)["cells"] if c["cell_type"] == "markdown")
 
 
 def pages(html):
@@ -237,15 +297,186 @@ def test_mathjax_is_served_from_the_book_with_its_fonts(html):
                     assert (fonts / font).is_file(), f"MathJax font {font} missing from {fonts}"
 
 
-def test_intro_has_the_notation_table(html):
-    text = (html / "intro.html").read_text(encoding="utf-8")
+def test_notation_page_has_the_symbols(html):
+    text = (html / "notation.html").read_text(encoding="utf-8")
     tables = [t for t in re.findall(r"<table.*?</table>", text, re.DOTALL) if "Symbol" in t]
-    assert len(tables) == 1, "the intro should have one notation table (a 'Symbol' column)"
+    assert len(tables) == 1, "the notation page should have one table of symbols (a 'Symbol' column)"
     table = tables[0]
     # the math is left for MathJax (in class="math" spans), not shown as raw $...$
     assert 'class="math' in table and "$" not in table
     symbols = (
-        r"\(m\) \(n_x\) \(X \(Y\) \(L\) n^{[l]} a^{[l]} W^{[l]} b^{[l]} dZ^{[l]} \alpha \beta \lambda \hat{y} \sigma"
+        r"\(m\) \(n_x\) \(X\) \(Y\) \(L\) n^{[l]} a^{[l]} W^{[l]} b^{[l]} dZ^{[l]} \eta \beta \alpha \lambda"
+        r" \sigma \odot \theta"
     )
     for symbol in symbols.split():
-        assert symbol in table, f"notation table lacks {symbol}"
+        assert symbol in table, f"the notation table lacks {symbol}"
+    # both layouts of the data are explained, in a table of their own
+    assert "course notation" in text and "rows are examples" in text
+
+
+def test_intro_links_the_other_pages(html):
+    text = (html / "intro.html").read_text(encoding="utf-8")
+    for page in ("notation.html", "chapters/glossary.html", "references.html"):
+        assert f'href="{page}' in text, f"the front page should link {page}"
+    for path in toc_chapters():
+        assert f'href="chapters/{path.stem}.html' in text, f"the front page should link chapter {path.stem}"
+    for topic in ("Prerequisites", "Who it is for", "conda", "pip", "Colab", "Binder", "labcode", "exercises"):
+        assert topic.lower() in text.lower(), f"the front page should say something about {topic!r}"
+
+
+# ---------------------------------------------------------------- chapters: launch, download, Colab
+
+
+def _config():
+    return yaml.safe_load((BOOK / "_config.yml").read_text(encoding="utf-8"))
+
+
+def _links(page):
+    return re.findall(r'<a\b[^>]*\bhref="([^"]*)"', page.read_text(encoding="utf-8"))
+
+
+def test_repository_url_is_one_setting():
+    config = _config()
+    url = config["repository"]["url"]
+    assert re.fullmatch(r"https://github\.com/[^/\s]+/[^/\s]+", url), "Colab needs a GitHub repository URL"
+    assert config["repository"].get("path_to_book", "") == "", "launch paths must start at the repository root"
+    launch = config["launch_buttons"]
+    assert launch["colab_url"] == "https://colab.research.google.com"
+    assert launch["binderhub_url"] == "https://mybinder.org"
+    assert launch["thebe"] is False
+
+
+@pytest.mark.parametrize("path", toc_chapters(), ids=lambda p: p.stem)
+def test_chapter_starts_with_the_colab_cell(path):
+    cells = read_notebook(path)["cells"]
+    first = cells[0]
+    assert first["cell_type"] == "code", f"{path.name}: the first cell should be the Colab install cell"
+    assert cell_source(first) == booktools.colab_source(_config()["repository"]["url"]), (
+        f"{path.name}: the Colab cell differs from book/booktools.py's (run `make notebook-setup NB={path}`)"
+    )
+    assert "remove-cell" in first["metadata"].get("tags", [])
+    assert first["outputs"] == [] and first["execution_count"] is None
+    # it must do nothing outside Colab: run it here
+    namespace = {}
+    exec(compile(cell_source(first), path.name, "exec"), namespace)
+    assert "REPOSITORY" not in namespace, "outside Colab the cell must not get past its `if`"
+
+
+def test_launch_links_are_plain_links_to_the_notebooks(html):
+    url = _config()["repository"]["url"]
+    org_repo = "/".join(url.rstrip("/").split("/")[-2:])
+    for path in toc_chapters():
+        links = _links(html / "chapters" / f"{path.stem}.html")
+        colab = f"https://colab.research.google.com/github/{org_repo}/blob/main/chapters/{path.name}"
+        binder = f"https://mybinder.org/v2/gh/{org_repo}/main?urlpath=lab/tree/chapters/{path.name}"
+        assert colab in links, f"{path.stem}: no Colab link {colab}"
+        assert binder in links, f"{path.stem}: no Binder link {binder}"
+        assert (ROOT / "chapters" / path.name).is_file()  # what the links open exists in the repository
+
+
+def test_chapters_link_their_notebook_and_exercise_for_download(html):
+    for path in toc_chapters():
+        page = html / "chapters" / f"{path.stem}.html"
+        links = _links(page)
+        notebook = f"../_sources/chapters/{path.name}"
+        assert notebook in links, f"{path.stem}: no download link to its notebook"
+        assert (page.parent / notebook).resolve().is_file()
+        exercise = ROOT / "exercises" / path.name
+        assert exercise.is_file(), f"{path.stem} has no exercise in exercises/"
+        target = f"../exercises/{path.name}"
+        # in the "Graded exercise" line and in the download menu
+        assert links.count(target) >= 2, f"{path.stem}: the exercise should be linked in the text and the menu"
+        copied = (page.parent / target).resolve()
+        assert copied.is_file() and filecmp.cmp(copied, exercise, shallow=False)
+
+
+def test_set_repository_changes_the_config_and_the_colab_cells(tmp_path):
+    config, chapters = tmp_path / "_config.yml", tmp_path / "chapters"
+    shutil.copyfile(BOOK / "_config.yml", config)
+    chapters.mkdir()
+    shutil.copyfile(CHAPTER_1, chapters / CHAPTER_1.name)
+    booktools.set_repository("https://github.com/someone/dl-course/", config, chapters)
+    assert yaml.safe_load(config.read_text(encoding="utf-8"))["repository"]["url"] == (
+        "https://github.com/someone/dl-course"
+    )
+    first = read_notebook(chapters / CHAPTER_1.name)["cells"][0]
+    assert cell_source(first) == booktools.colab_source("https://github.com/someone/dl-course")
+    with pytest.raises(SystemExit, match="not a repository URL"):
+        booktools.set_repository("github.com/someone", config, chapters)
+
+
+# ---------------------------------------------------------------- slides
+
+
+@pytest.mark.parametrize("path", toc_chapters(), ids=lambda p: p.stem)
+def test_chapter_has_slide_metadata(path):
+    nb = booktools.read(path)
+    kinds = [c.metadata.get("slideshow", {}).get("slide_type") for c in nb.cells]
+    assert None not in kinds, f"{path.name}: cells without slideshow metadata (run `make notebook-setup NB={path}`)"
+    expected = booktools.slide_metadata(copy.deepcopy(nb))
+    assert [c.metadata["slideshow"] for c in nb.cells] == [c.metadata["slideshow"] for c in expected.cells], (
+        f"{path.name}: slide metadata out of date (run `make notebook-setup NB={path}`)"
+    )
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and re.match(r"#{1,2} ", cell.source):
+            assert cell.metadata["slideshow"]["slide_type"] == "slide"
+    assert kinds[0] == "skip", "the Colab cell is not a slide"
+
+
+# ---------------------------------------------------------------- references
+
+REQUIRED_REFERENCES = (
+    "lecun1998 krizhevsky2012 simonyan2015 szegedy2015 he2016 chollet2017 hu2018 ioffe2015 srivastava2014"
+    " kingma2015 glorot2010 he2015 hubel1959 hubel1962 baydin2018 geron2022 duchi2011 tieleman2012"
+    " polyak1964 nesterov1983"
+).split()
+CITE = re.compile(r"\{cite(?::[a-z]+)?\}`([^`]+)`")
+
+
+def _bibliography():
+    from pybtex.database import parse_file
+
+    return parse_file(str(BOOK / "references.bib"), bib_format="bibtex")
+
+
+def test_references_are_complete():
+    entries = _bibliography().entries
+    missing = [key for key in REQUIRED_REFERENCES if key not in entries]
+    assert not missing, f"references.bib lacks {missing}"
+    for key, entry in entries.items():
+        assert entry.persons.get("author"), f"{key} has no author"
+        for field in ("title", "year"):
+            assert entry.fields.get(field), f"{key} has no {field}"
+        assert re.fullmatch(r"1[89]\d\d|20\d\d", entry.fields["year"]), f"{key}: year {entry.fields['year']}"
+        venue = ("journal", "booktitle", "publisher", "howpublished")
+        assert any(entry.fields.get(f) for f in venue), f"{key} says nowhere where it appeared"
+
+
+def test_chapters_cite_what_the_bibliography_has():
+    entries = _bibliography().entries
+    cited = set()
+    for path in toc_chapters():
+        for group in CITE.findall(markdown(path)):
+            keys = [k.strip() for k in group.split(",")]
+            unknown = [k for k in keys if k not in entries]
+            assert not unknown, f"{path.name} cites unknown keys {unknown}"
+            cited.update(keys)
+    # chapters 1 to 4 cite the papers they discuss
+    for key in ("baydin2018", "rumelhart1986", "glorot2010", "he2015", "kingma2015", "duchi2011", "tieleman2012"):
+        if any(p.stem.startswith(("01", "02", "03", "04")) for p in toc_chapters()):
+            assert key in cited, f"no chapter cites {key}"
+
+
+def test_references_page_lists_every_entry(html):
+    text = (html / "references.html").read_text(encoding="utf-8")
+    entries = _bibliography().entries
+    items = re.findall(r'<div class="citation" id="(id\d+)"', text)
+    assert len(items) == len(entries), f"the references page lists {len(items)} of {len(entries)} entries"
+    for key, entry in entries.items():
+        assert entry.persons["author"][0].last_names[0] in text, f"the references page lacks {key}"
+    # a chapter's citation links to its entry
+    for path in toc_chapters():
+        if "{cite" in markdown(path):
+            page = (html / "chapters" / f"{path.stem}.html").read_text(encoding="utf-8")
+            targets = set(re.findall(r'href="\.\./references\.html#(id\d+)"', page))
+            assert targets and targets <= set(items), f"{path.stem}: citations do not link to the references"
