@@ -19,7 +19,7 @@ help:
 	@echo "make test        run every test, the notebooks included"
 	@echo "make lab         JupyterLab on chapters/ with this project's kernel"
 	@echo "make exercises   regenerate exercises/ from solutions/ (nbgrader)"
-	@echo "make grade SUBMISSIONS=dir [SOURCE=solutions]   autograde dir/<student>/<NN_topic>.ipynb"
+	@echo "make grade SUBMISSIONS=dir [SOURCE=solutions] [JOBS=n] [TIMEOUT=s]   autograde dir/<student>/<NN_topic>.ipynb"
 	@echo "make bench       run the benchmarks in bench/"
 	@echo "make clean       remove build outputs (keeps .venv); distclean removes .venv too"
 	@echo "make notebook-setup NB=chapters/NN_topic.ipynb   add the Colab cell and slide metadata (book/CONVENTIONS.md)"
@@ -67,8 +67,8 @@ exercises: $(STAMP)
 	$(BIN)/python -m labcode.grading release --source solutions --release exercises
 
 grade: $(STAMP)
-	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=dir [SOURCE=solutions]"; exit 2; }
-	$(BIN)/python -m labcode.grading grade "$(SUBMISSIONS)" --source "$(SOURCE)"
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=dir [SOURCE=solutions] [JOBS=n] [TIMEOUT=s]"; exit 2; }
+	$(BIN)/python -m labcode.grading grade "$(SUBMISSIONS)" --source "$(SOURCE)" $(if $(JOBS),--jobs $(JOBS)) $(if $(TIMEOUT),--timeout $(TIMEOUT))
 
 bench: $(STAMP)
 	@failed=""; for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python "$$f" || failed="$$failed $$f"; done; \

@@ -7,7 +7,9 @@ notebooks, an infinite loop.
 
 import copy
 import csv
+import html
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -31,11 +33,30 @@ PARTS = {
     "c": (["centred_difference", "rel_error"],
           ["test_centred_1d", "test_centred_nd", "test_rel_error", "test_checker_accuracy"]),
 }
-LOOP_TIMEOUT = 10  # seconds per cell in the grading run below (an infinite loop costs this much)
+LOOP_TIMEOUT = 5  # seconds per cell in the grading run below (an infinite loop costs this much)
 
 
 def _run(*args, timeout=300):
     return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+def _validate(notebooks, *flags) -> dict[str, str]:
+    """``nbgrader validate`` on several notebooks in one process (it starts in 2 s): its report per notebook."""
+    result = subprocess.run([sys.executable, "-m", "nbgrader", "validate", *flags, *map(str, notebooks)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    chunks = re.split(r"^.*Validating '(.*)'$", result.stdout, flags=re.M)
+    return {Path(path).name: text for path, text in zip(chunks[1::2], chunks[2::2], strict=True)}
+
+
+@pytest.fixture(scope="module")
+def validated():
+    return _validate(SOURCES)
+
+
+@pytest.fixture(scope="module")
+def validated_release():
+    return _validate(sorted(EXERCISES.glob("*.ipynb")), "--invert")
 
 
 def _nbgrader_meta(cell):
@@ -54,9 +75,9 @@ def test_there_are_exercises():
 
 
 @pytest.mark.parametrize("notebook", SOURCES, ids=lambda p: p.stem)
-def test_solution_passes_nbgrader_validate(notebook):
-    result = _run("-m", "nbgrader", "validate", str(notebook))
-    assert "Success! Your notebook passes all the tests." in result.stdout, result.stdout + result.stderr
+def test_solution_passes_nbgrader_validate(validated, notebook):
+    report = validated.get(notebook.name, "")
+    assert "Success! Your notebook passes all the tests." in report, report or validated
 
 
 @pytest.mark.parametrize("notebook", SOURCES, ids=lambda p: p.stem)
@@ -129,12 +150,15 @@ def test_release_leaks_no_solution_or_hidden_test(notebook):
     assert not leaked, leaked
     assert "### BEGIN" not in text and "### END" not in text
     assert text.count("raise NotImplementedError()") >= 3
+    nb = json.loads(raw)
+    for cell in nb["cells"]:  # nothing run, nothing attached: no solution output can hide there
+        assert not cell.get("outputs") and cell.get("execution_count") is None and not cell.get("attachments"), cell
 
 
 @pytest.mark.parametrize("notebook", sorted(EXERCISES.glob("*.ipynb")), ids=lambda p: p.stem)
-def test_release_fails_every_test(notebook):
-    result = _run("-m", "nbgrader", "validate", "--invert", str(notebook))
-    assert "Success! The notebook does not pass any tests." in result.stdout, result.stdout + result.stderr
+def test_release_fails_every_test(validated_release, notebook):
+    report = validated_release.get(notebook.name, "")
+    assert "Success! The notebook does not pass any tests." in report, report or validated_release
 
 
 def test_importing_grading_is_light():
@@ -152,6 +176,10 @@ def test_clear_errors_for_bad_folders(tmp_path, capsys):
     assert grading.main(["release", "--source", str(tmp_path / "empty"), "--release", str(tmp_path / "r")]) == 2
     assert grading.main(["grade", str(tmp_path / "empty"), "--source", str(SOLUTIONS)]) == 2
     assert "no student folders" in capsys.readouterr().err
+    assert grading.grade_main([str(tmp_path / "subs"), "--source", str(SOLUTIONS), "--jobs", "0"]) == 2
+    assert "--jobs must be at least 1" in capsys.readouterr().err
+    assert grading.grade_main([str(tmp_path / "nope")]) == 2  # the labcode-grade console script
+    assert "labcode-grade: submissions directory" in capsys.readouterr().err
 
 
 # ------------------------------------------------------------------ one grading run
@@ -207,7 +235,10 @@ def _students(subs: Path):
     assert "print(_log" in cell.source
     save("tflog", tflog)
     save("garbage", "{this is not a notebook")
+    save("swapped", nbformat.read(SOLUTIONS / "02_backprop.ipynb", as_version=4))  # 02's notebook as 01's name
     (subs / "absent").mkdir()  # submitted nothing
+    (subs / "renamed").mkdir()  # a browser's download name
+    shutil.copyfile(SOLUTIONS / name, subs / "renamed" / "01_autodiff (1).ipynb")
 
 
 @pytest.fixture(scope="module")
@@ -236,7 +267,7 @@ def _points_of(*parts):
 def test_grades_csv_has_one_row_per_student_and_test_cell(graded):
     subs, rows, _ = graded
     with open(subs / "grades.csv", encoding="utf-8") as fh:
-        assert fh.readline().strip() == "student,exercise,part,points,max_points,status"
+        assert fh.readline().strip() == "student,exercise,part,points,max_points,status,reason"
     points = _points(SOLUTIONS / "01_autodiff.ipynb")
     students = sorted({r["student"] for r in rows})
     assert students == sorted(p.name for p in subs.iterdir() if p.is_dir())
@@ -273,17 +304,52 @@ def test_perfect_is_full_marks(graded):
     assert _total(rows, "perfect") == sum(_points(SOLUTIONS / "01_autodiff.ipynb").values()) == 10
 
 
-@pytest.mark.parametrize(("student", "status"), [("garbage", r"error: NotJSONError"), ("absent", "missing")])
-def test_unreadable_or_missing_notebook_scores_zero(graded, student, status):
+@pytest.mark.parametrize(("student", "status", "reason"), [
+    ("garbage", "unreadable", "not valid JSON"),
+    ("absent", "missing", "no file absent/01_autodiff.ipynb"),
+    ("renamed", "missing", "no file renamed/01_autodiff.ipynb (found 01_autodiff (1).ipynb)"),
+    ("swapped", "wrong-exercise", "this is a notebook of another exercise, not 01_autodiff's"),
+])
+def test_unreadable_or_missing_notebook_scores_zero(graded, student, status, reason):
     _, rows, _ = graded
     mine = [r for r in rows if r["student"] == student]
-    assert mine and all(re.match(status, r["status"]) and float(r["points"]) == 0 for r in mine), mine
+    assert mine and all(r["status"] == status and r["reason"].startswith(reason) and float(r["points"]) == 0
+                        for r in mine), mine
+
+
+def test_a_notebook_of_another_exercise_is_named():
+    from labcode.grading.exercise import belongs_to, load_exercise, read_submission
+
+    ex1, ex2 = load_exercise(SOLUTIONS / "01_autodiff.ipynb"), load_exercise(SOLUTIONS / "02_backprop.ipynb")
+    for path, exercise, expected in [(EXERCISES / "02_backprop.ipynb", ex1, "02_backprop"),
+                                     (EXERCISES / "01_autodiff.ipynb", ex1, None),
+                                     (EXERCISES / "01_autodiff.ipynb", ex2, "01_autodiff")]:
+        assert belongs_to(read_submission(path.read_bytes()), exercise, [ex1, ex2]) == expected, (path, exercise.name)
+
+
+def test_reasons_and_review(graded):
+    subs, rows, _ = graded
+    reasons = {(r["student"], r["part"]): r["reason"] for r in rows}
+    assert reasons["perfect", "test_sin_value"] == "passed"
+    assert reasons["blank", "test_sin_value"] == "failed: NotImplementedError"
+    assert reasons["looper", "test_centred_1d"] == "failed: NameError: name 'centred_difference' is not defined"
+    with open(subs / "review.csv", newline="", encoding="utf-8") as fh:
+        review = list(csv.DictReader(fh))
+    flagged = {r["student"] for r in review}
+    assert {"cheater", "stripper", "deleter"} <= flagged and not flagged & {"perfect", "tflog", "looper", "half"}
+    assert any(r["student"] == "deleter" and "test_centred_1d (deleted)" in r["note"] for r in review)
 
 
 def test_feedback_and_summary(graded):
     subs, rows, stdout = graded
-    html = (subs / "perfect" / "feedback" / "01_autodiff.html").read_text(encoding="utf-8")
-    assert "test_sin_value" in html or "sin gives the right value" in html
+    page = (subs / "perfect" / "feedback" / "01_autodiff.html").read_text(encoding="utf-8")
+    assert "test_sin_value" in page and "sin gives the right value" in page and "Score: <b>10 / 10</b>" in page
+    page = (subs / "looper" / "feedback" / "01_autodiff.html").read_text(encoding="utf-8")
+    assert f"cell centred_difference ran over the {LOOP_TIMEOUT} s limit" in page
+    secrets = _secret_lines(SOLUTIONS / "01_autodiff.ipynb")
+    for page in subs.glob("*/feedback/01_autodiff.html"):  # no hidden test, no solution in any feedback
+        text = page.read_text(encoding="utf-8")
+        assert not [s for s in secrets if s in text or html.escape(s) in text], page
     assert re.search(r"^perfect\s+10/10\s+10/10$", stdout, re.M), stdout
     assert re.search(r"^blank\s+0/10\s+0/10$", stdout, re.M), stdout
     assert re.search(r"^absent\s+\*0/10", stdout, re.M), stdout
