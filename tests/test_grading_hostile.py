@@ -380,7 +380,9 @@ def _probe(probe):
         facts = {{"cwd": os.getcwd(), "listing": sorted(os.listdir(".")),
                  "env": dict(os.environ), "argv": sys.argv,
                  "relative": {{p: os.path.exists(p) for p in ["solutions", "../solutions", "../../solutions",
-                              "source", "../source", "90_guard.ipynb", "../90_guard.ipynb", "../../90_guard.ipynb"]}},
+                              "source", "../source", "90_guard.ipynb", "../90_guard.ipynb", "../../90_guard.ipynb",
+                              "gradebook.db", "../gradebook.db", "../../gradebook.db", "../../template",
+                              "../source/90_guard", "../../source/90_guard"]}},
                  "notebooks": [os.path.join(d, f) for d, _, fs in os.walk(".") for f in fs if f.endswith(".ipynb")],
                  "parents": [sorted(os.listdir(os.path.dirname(os.getcwd())))]}}
         with open("written_by_student.txt", "w") as fh:
@@ -543,6 +545,11 @@ def test_patches_are_reported_for_review(graded):
         assert any(what in note for note in notes.get(student, [])), (student, notes.get(student))
 
 
+def test_nbgrader_and_the_grader_read_each_cell_alike(graded):
+    """The points are nbgrader's; the reasons the grader's reading: they never disagree."""
+    assert not [r for r in graded["review"] if "nbgrader scored" in r["note"]], graded["review"]
+
+
 def test_the_kernel_sees_no_grader_folder(graded):
     facts = json.loads((graded["probe"] / "facts.json").read_text(encoding="utf-8"))
     cwd = Path(facts["cwd"])
@@ -551,6 +558,7 @@ def test_the_kernel_sees_no_grader_folder(graded):
         assert not cwd.is_relative_to(folder.resolve()), (cwd, folder)
     assert facts["listing"] == [] and facts["notebooks"] == [], facts  # an empty folder of its own
     assert not any(facts["relative"].values()), facts["relative"]
+    assert not [n for n in facts["parents"][0] if "course" in n or "nbgrader" in n or n.endswith(".db")], facts
     for value in list(facts["env"].values()) + facts["argv"]:
         assert str(source) not in value and str(subs) not in value, value
     assert not Path(facts["wrote"]).exists()  # the kernel's folder is gone after grading

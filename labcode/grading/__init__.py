@@ -14,7 +14,9 @@ removed), normalised so that regenerating it gives the same bytes.
 
 ``grade`` autogrades ``SUBMISSIONS/<student>/<NN_topic>.ipynb`` against the
 source directory it is given (an instructor can keep a private copy with their
-own hidden tests): each notebook runs cell by cell in a fresh kernel of its own,
+own hidden tests) with nbgrader's ``Autograde`` converter, in a throw-away
+course directory per notebook whose gradebook gives the points; its execution
+step is the grader's own: each notebook runs cell by cell in a fresh kernel of its own,
 in parallel across the machine's cores, with the locked and test cells taken
 from the source (restored whatever the student did to them), a guard that puts
 back what a submission monkey-patched before every test cell, a per-cell time
@@ -25,7 +27,8 @@ to put back), HTML feedback in ``SUBMISSIONS/<student>/feedback/``, and prints
 a summary.
 
 Modules: ``release`` (nbgrader's release), ``exercise`` (source notebooks,
-submissions, the cells a submission runs), ``kernel`` (the throw-away kernel),
+submissions, the cells a submission runs), ``nbgrader_course`` (nbgrader's
+Autograde with the grader's execution step), ``kernel`` (the throw-away kernel),
 ``guard`` (what runs inside it to undo monkey-patching), ``autograde`` (one
 notebook: run and score), ``batch`` (a folder: parallel worker processes,
 outputs), ``worker`` (a worker process), ``report`` (grades.csv, review.csv,

@@ -1,17 +1,22 @@
-"""Grade one submitted notebook: run its cells in a fresh kernel and score the test cells.
+"""Grade one submitted notebook with nbgrader's autograding; every failure of the submission becomes a row.
 
-Scoring follows nbgrader's rule (``nbgrader.utils.determine_grade``): a test
-cell earns its points unless it raised an error or wrote to stderr (minus
-stderr matching the ignore pattern, as nbgrader's ``IgnorePattern``); a test
-cell whose source ends with an expression gets that value as partial credit.
-The outcome is taken from the messages as they arrive, so a submission that
-clears outputs or disables tracebacks does not hide an error.
+``grade_job`` checks the file (missing, changed, unreadable, another
+exercise's), plans the cells to run (:func:`exercise.plan`) and hands the
+notebook to nbgrader's ``Autograde`` (:mod:`.nbgrader_course`), whose execution
+step runs the cells here (:func:`_execute`: a fresh kernel, the guard, the time
+limit). The points are nbgrader's (``nbgrader.utils.determine_grade``: a test
+cell earns its points unless it raised an error or wrote to stderr, minus
+stderr matching the ignore pattern; a cell whose source ends with an expression
+gets that value as partial credit); the reason in each row (passed, failed in
+the hidden tests, timed out, not run because the kernel died…) is read from
+what the cell did. The outcome is taken from the kernel's messages as they
+arrive, so a submission that clears outputs or disables tracebacks does not
+hide an error.
 """
 
 from __future__ import annotations
 
 import ast
-import asyncio
 import hashlib
 import re
 import secrets
@@ -20,6 +25,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .errors import GradingError
 from .exercise import Exercise, Job, Part, RunCell, Unreadable, belongs_to, plan, read_submission
 from .kernel import Execution, Kernel, kernel_env
 
@@ -34,6 +40,8 @@ class Settings:
     hide: tuple[str, ...]  # folders the kernel's environment must not name (source, submissions)
     guard: bool = True
     tmpdir: str | None = None  # where jobs make their folders (the run's folder: the main process cleans it)
+    template: str | None = None  # the nbgrader course every job's course directory is copied from
+    courses: str | None = None  # where jobs make their course directories (apart from the kernels' folders)
 
 
 @dataclass
@@ -93,19 +101,37 @@ def grade_job(job: Job, settings: Settings, workdir: str | None = None) -> Resul
         what = f"{other}'s notebook" if other else "a notebook of another exercise"
         return _zero(job, "wrong-exercise", f"this is {what}, not {job.exercise.name}'s")
     cells = plan(job.exercise, nb)
+    if settings.template is None:
+        raise GradingError("no nbgrader course template (grade() makes one: make_template)")
+    from .nbgrader_course import RunCells, autograde, graded_notebook, job_course
+
+    ex = job.exercise
     folder = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="labcode-grade-", dir=settings.tmpdir))
+    course = None
     try:
         (folder / "work").mkdir(parents=True)
-        return asyncio.run(_run(job, cells, folder, settings))
+        course = job_course(Path(settings.template), settings.courses)
+        result = Result(job.student, ex.name, "graded", "")
+
+        async def execute(planned):
+            return await _execute(job, planned, folder, settings, result)
+
+        runner = RunCells(cells, execute, settings)
+        scores = autograde(course, ex.name, graded_notebook(course / "source" / ex.name / f"{ex.name}.ipynb", cells),
+                           runner)
+        _score_all(result, job, runner.cells, runner.runs, runner.stopped, scores, settings, folder)
+        return result
     except Exception as e:  # the kernel did not start, or the grader itself failed: say so, go on
         return _zero(job, "error", f"grader error: {type(e).__name__}: {_clean(str(e), folder)}"[:300])
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+        if course is not None:
+            shutil.rmtree(course, ignore_errors=True)
 
 
-async def _run(job: Job, cells: list[RunCell], workdir: Path, settings: Settings) -> Result:
+async def _execute(job: Job, cells: list[RunCell], workdir: Path, settings: Settings, result: Result):
+    """Run the planned cells in a fresh kernel with the guard; returns ({label: Execution}, why it stopped early)."""
     ex = job.exercise
-    result = Result(job.student, ex.name, "graded", "")
     runs: dict[str, Execution] = {}
     hook = "_grader_" + secrets.token_hex(8)  # not guessable in advance
     env = kernel_env(workdir, [Path(p) for p in settings.hide])
@@ -133,6 +159,12 @@ async def _run(job: Job, cells: list[RunCell], workdir: Path, settings: Settings
             await k.run("", GUARD_TIMEOUT, silent=True)
         if k.dead and not stopped:
             stopped = f"the kernel died ({k.exit_reason()})"
+    return runs, stopped
+
+
+def _score_all(result: Result, job: Job, cells: list[RunCell], runs: dict, stopped: str, scores: dict,
+               settings: Settings, workdir: Path) -> None:
+    """The parts' rows: points from nbgrader's gradebook, the reason from what each test cell did."""
     if stopped:
         result.notes.append(stopped + "; the cells after it were not run")
     forged = [label for label, run in runs.items() if run.forged]
@@ -142,11 +174,17 @@ async def _run(job: Job, cells: list[RunCell], workdir: Path, settings: Settings
     if restored:
         result.review.append("test cells restored from the source: "
                              + ", ".join(f"{c.label} ({c.restored})" for c in restored))
-    for part in ex.parts:
-        result.parts.append(_score(part, runs.get(part.grade_id), stopped, settings, workdir))
-    for grade_id, points in ex.manual:
+    for part in job.exercise.parts:
+        row = _score(part, runs.get(part.grade_id), stopped, settings, workdir)
+        score = scores.get(part.grade_id, (None, part.points))[0]
+        if score is None:
+            row = PartResult(part.grade_id, 0.0, part.points, "nbgrader recorded no grade for this cell")
+        elif score != row.points:  # the reason below is the grader's reading; the points are nbgrader's
+            result.review.append(f"{part.grade_id}: nbgrader scored {score:g}, the grader's reading {row.points:g}")
+            row.points = float(score)
+        result.parts.append(row)
+    for grade_id, points in job.exercise.manual:
         result.parts.append(PartResult(grade_id, 0.0, points, "manually graded: not scored by the autograder"))
-    return result
 
 
 def _install_code(hook: str, ex: Exercise, lead: list[RunCell]) -> str:
@@ -252,11 +290,14 @@ def _score(part: Part, run: Execution | None, stopped: str, settings: Settings, 
 
 
 def _partial(text: str, max_points: float) -> float:
-    """nbgrader's ``get_partial_grade``: a number in [0, max] is the grade; anything else gives full marks."""
+    """nbgrader's ``get_partial_grade``: a number in [0, max] is the grade; anything else gives full marks.
+
+    (A number above the maximum counts as the maximum: nbgrader would raise, see ``nbgrader_course.outputs``.)
+    """
     try:
-        value = float(text.strip().strip("'\""))
+        value = float(text)
     except ValueError:
         return max_points
-    if value != value or value < 0:
+    if not value >= 0:  # negative, or NaN
         return max_points
     return min(value, max_points)

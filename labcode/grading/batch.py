@@ -53,6 +53,7 @@ def grade(submissions, source="solutions", *, timeout: float = CELL_TIMEOUT, fee
     when stderr is a terminal).
     """
     from .autograde import Settings
+    from .nbgrader_course import make_template
 
     submissions = Path(submissions)
     if not submissions.is_dir():
@@ -73,17 +74,22 @@ def grade(submissions, source="solutions", *, timeout: float = CELL_TIMEOUT, fee
     started = time.monotonic()
     watched = _watch(exercises, source)
     run_dir = Path(tempfile.mkdtemp(prefix="labcode-grading-run-"))  # every job's folder and kernel lives in here
+    # nbgrader's course directories live apart from the kernels' folders: no path relative to a kernel reaches them
+    courses = Path(tempfile.mkdtemp(prefix="labcode-grading-nbgrader-"))
     work = [Job(student, ex, str(submissions / student / f"{ex.name}.ipynb"),
                 _digest(submissions / student / f"{ex.name}.ipynb"), exercises)
             for student in students for ex in exercises]
-    settings = Settings(timeout=float(timeout), max_output=int(max_output), ignore_pattern=TF_LOG_PATTERN,
-                        hide=(str(Path(source)), str(submissions)), guard=guard, tmpdir=str(run_dir))
     workers = min(jobs or default_jobs(), len(work))
     try:
+        template = make_template(source_notebooks(source), courses / "template")
+        settings = Settings(timeout=float(timeout), max_output=int(max_output), ignore_pattern=TF_LOG_PATTERN,
+                            hide=(str(Path(source)), str(submissions), str(courses)), guard=guard,
+                            tmpdir=str(run_dir), template=str(template), courses=str(courses))
         results = _grade_all(work, settings, workers, echo, progress)
     finally:
         _kill_orphans(run_dir)
         shutil.rmtree(run_dir, ignore_errors=True)
+        shutil.rmtree(courses, ignore_errors=True)
     changed = _changed(watched, _watch(exercises, source))
 
     rows = rows_of(results)

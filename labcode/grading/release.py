@@ -30,29 +30,37 @@ def source_notebooks(source) -> list[Path]:
     return notebooks
 
 
+def course_config(root: Path, database: bool):
+    """nbgrader's configuration for a course directory at ``root`` (its gradebook inside it, if any)."""
+    from traitlets.config import Config
+
+    c = Config()
+    c.CourseDirectory.root = str(root)
+    c.CourseDirectory.db_url = f"sqlite:///{Path(root).absolute() / 'gradebook.db'}"
+    c.Exchange.root = str(Path(root) / "exchange")  # unused; keeps nbgrader away from /srv/nbgrader
+    if not database:
+        c.GenerateAssignment.no_database = True  # 2 s instead of 5 s: the release needs no gradebook
+        c.SaveCells.enabled = False  # what `nbgrader generate_assignment --no-db` sets
+    return c
+
+
 @contextlib.contextmanager
 def _course(notebooks: list[Path]):
     """A throw-away nbgrader course directory, one assignment per notebook; yields (api, root)."""
     from nbgrader.apps import NbGraderAPI
-    from traitlets.config import Config
 
-    with tempfile.TemporaryDirectory(prefix="labcode-grading-") as tmp, _alembic_on_path(), \
+    with tempfile.TemporaryDirectory(prefix="labcode-grading-") as tmp, alembic_on_path(), \
             warnings.catch_warnings():
         warnings.simplefilter("ignore")  # SQLAlchemy's and nbformat's warnings about nbgrader's internals
         root = Path(tmp)
         for nb in notebooks:
             (root / "source" / nb.stem).mkdir(parents=True)
             shutil.copyfile(nb, root / "source" / nb.stem / nb.name)
-        c = Config()
-        c.CourseDirectory.root = str(root)
-        c.Exchange.root = str(root / "exchange")  # unused; keeps nbgrader away from /srv/nbgrader
-        c.GenerateAssignment.no_database = True  # 2 s instead of 5 s: the release needs no gradebook
-        c.SaveCells.enabled = False  # what `nbgrader generate_assignment --no-db` sets
-        yield NbGraderAPI(config=c), root
+        yield NbGraderAPI(config=course_config(root, database=False)), root
 
 
 @contextlib.contextmanager
-def _alembic_on_path():
+def alembic_on_path():
     """nbgrader may run the ``alembic`` command: find it beside this Python.
 
     Needed when the virtual environment is used without being activated
@@ -67,7 +75,7 @@ def _alembic_on_path():
         os.environ["PATH"] = old
 
 
-def _check(result: dict, what: str) -> None:
+def check(result: dict, what: str) -> None:
     if not result.get("success"):
         raise GradingError(f"nbgrader {what} failed:\n{result.get('log', '')}{result.get('error', '')}")
 
@@ -92,7 +100,7 @@ def release(source="solutions", release_dir="exercises") -> list[Path]:
     written = []
     with _course(notebooks) as (api, root):
         for nb in notebooks:
-            _check(api.generate_assignment(nb.stem), f"generate_assignment {nb.stem}")
+            check(api.generate_assignment(nb.stem), f"generate_assignment {nb.stem}")
             text = _normalised(root / "release" / nb.stem / nb.name)
             out = release_dir / nb.name
             out.write_text(text, encoding="utf-8", newline="\n")
