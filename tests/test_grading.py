@@ -106,11 +106,13 @@ def test_exercises_are_in_sync_with_solutions(tmp_path):
 
 
 def _secret_lines(notebook):
-    """Lines only inside solution regions or hidden tests (stripped, 10+ characters).
+    """Every line inside a solution region or hidden tests (stripped, 10+ characters).
 
-    A line that also appears (or is part of a line) outside them is public anyway, so not a secret.
+    Strict: such a line is a secret even if it also appears in a public part of the source
+    (instructions, visible tests), so a hidden test must not copy a visible one word for word
+    and a solution line must not be spelled out in the instructions.
     """
-    secret, public = set(), set()
+    secret = set()
     for cell in nbformat.read(notebook, as_version=4).cells:
         inside = False
         for line in cell.source.splitlines():
@@ -119,10 +121,9 @@ def _secret_lines(notebook):
                 inside = True
             elif s in ("### END SOLUTION", "### END HIDDEN TESTS"):
                 inside = False
-            else:
-                (secret if inside else public).add(s)
-    public_text = "\n".join(public)
-    return {s for s in secret if len(s) >= 10 and s not in public_text}
+            elif inside and len(s) >= 10:
+                secret.add(s)
+    return secret
 
 
 def _strings(obj):
