@@ -3,12 +3,17 @@
 What it measures, in float32, each time the best of REPEAT runs (``time.perf_counter``), the scratch and
 TensorFlow runs interleaved so that both see the same interference:
 
-* convolution: ``labcode.scratch.conv2d`` followed by ``conv2d_backward`` (∂L/∂x and ∂L/∂W; im2col and two
-  more matrix products, col2im) against ``tf.nn.conv2d`` under ``tf.GradientTape`` with the same ∂L/∂Z, at
-  LeNet-5's sizes (C1: 128×28×28×1 → 6 maps 5×5 "SAME"; C3: 128×14×14×6 → 16 maps 5×5 "VALID") and for a
-  VGG block (32×56×56×64 → 64 maps 3×3 "SAME"). The scratch side runs twice: with NumPy's BLAS on one thread
-  (threadpoolctl; what the Makefile sets) and on every core; the faster of the two counts.
-* max pooling, 2×2 with stride 2, on the outputs of those layers: ``scratch.MaxPool2D`` (forward, which caches
+* convolution: ``labcode.scratch.conv2d`` followed by ``conv2d_backward`` (∂L/∂x and ∂L/∂W) against
+  ``tf.nn.conv2d`` under ``tf.GradientTape`` with the same ∂L/∂Z, at LeNet-5's sizes (C1: 128×28×28×1 → 6 maps
+  5×5 "SAME"; C3: 128×14×14×6 → 16 maps 5×5 "VALID") and for a VGG block (32×56×56×64 → 64 maps 3×3 "SAME").
+  The forward pass is im2col and one matrix product. The backward pass takes one of two paths (see
+  ``labcode.scratch.conv._conv_backward``): where c_out ≤ c_in with stride 1 (the VGG block), one im2col of
+  ∂L/∂Z, whose matrix gives ∂L/∂x (a transposed convolution) and ∂L/∂W, two products; otherwise (LeNet's
+  layers) im2col of x again for ∂L/∂W and col2im of ∂L/∂Z·Wᵀ for ∂L/∂x. The scratch side runs twice: on one
+  thread (``conv.THREADS = 1`` and NumPy's BLAS on one thread, threadpoolctl: what the Makefile sets), and as it
+  comes, where convolutions of at least ``conv.PARALLEL_MACS`` multiply-adds (the VGG block) spread their blocks
+  over ``conv.THREADS`` threads (one per core) and smaller ones use NumPy's BLAS as it comes; the faster counts.
+* max pooling, 2×2 with stride 2, on the outputs of those layers: ``scratch.MaxPool2D`` (forward, which keeps
   the arg max, then backward) against ``tf.nn.max_pool2d`` under ``tf.GradientTape``.
 * memory: the peak of what NumPy allocates during one scratch forward + backward of each convolution
   (``tracemalloc``; outputs and gradients included), against the bytes of that layer's whole im2col matrix
@@ -17,13 +22,15 @@ TensorFlow runs interleaved so that both see the same interference:
 Targets: convolution ≤ CONV_TARGET (1.5) × TensorFlow's time; max pooling ≤ POOL_TARGET (2) ×; peak extra
 memory ≤ MEMORY_TARGET (2) × the im2col matrix. The script first checks that both sides compute the same
 outputs and gradients, prints one table with the ratios and whether each target is met, then where the scratch
-convolution's time goes (its phases, one BLAS thread), and exits with status 1 if any target is missed.
+convolution's time goes (the steps of its code path, block by block, on one thread), and exits with status 1
+if any target is missed.
 
 How to read it: ratios against TensorFlow measured in the same run compare across machines; the milliseconds
 do not. On a machine with few cores that other work shares, read the load averages printed with the table:
-TensorFlow's thread pool and a multi-threaded BLAS both suffer when threads are descheduled.
+TensorFlow's thread pool and the scratch side's threads both suffer when threads are descheduled.
 """
 
+import contextlib
 import os
 import sys
 import time
@@ -67,6 +74,16 @@ def close(ours, theirs, what):
     np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-4 * scale, err_msg=what)
 
 
+@contextlib.contextmanager
+def one_thread():
+    """The scratch convolution on the calling thread only (``conv.THREADS = 1``)."""
+    saved, conv.THREADS = conv.THREADS, 1
+    try:
+        yield
+    finally:
+        conv.THREADS = saved
+
+
 def peak_bytes(fn):
     """Peak bytes allocated while fn() runs (tracemalloc; NumPy reports its buffers to it), above the start."""
     tracemalloc.start()
@@ -81,32 +98,69 @@ def peak_bytes(fn):
     return peak
 
 
-def conv_phases(x, w, dout, padding):
-    """Best time (s) of each phase of scratch conv2d + conv2d_backward, one BLAS thread, the whole batch at once.
+PHASES = ("im2col", "forward GEMM", "im2col again", "dL/dZ im2col", "dW GEMM", "dx GEMM", "col2im")
 
-    The phases of ``labcode.scratch.conv``: pad x and copy the im2col matrix out of the strided view; the
-    forward product; the backward pass's im2col copy (conv2d_backward builds it again); ∂L/∂W = colsᵀ·∂L/∂Z;
-    ∂L/∂cols = ∂L/∂Z·Wᵀ; col2im (adding the rows back onto the padded input).
+
+def conv_phases(x, w, dout, padding):
+    """Best time (s) of each step of scratch conv2d + conv2d_backward on one thread (BLAS too), out of 5.
+
+    The code path of ``labcode.scratch.conv`` replayed with its own helpers, in the blocks it uses as it comes
+    (for a convolution spread over threads, the small blocks the threads share), one block after the other,
+    with a clock around each step: im2col (copying each block's windows, padded image by image, into a reused
+    buffer) and the forward product; then either the transposed convolution's path (one im2col of ∂L/∂Z,
+    ∂L/∂x = D·W_t, ∂L/∂W = xᵀ·D) or the col2im path (im2col of x again, ∂L/∂W = colsᵀ·∂L/∂Z, the tap-by-tap
+    products ∂L/∂Z·W[u, v]ᵀ and col2im adding them up), as conv2d_backward chooses.
     """
     g = conv._geometry(x.shape[1:3], w.shape[:2], (1, 1), padding, (1, 1), "bench")
-    k, c_out = w.shape[0] * w.shape[1] * w.shape[2], w.shape[3]
-    w_mat, d = w.reshape(k, c_out), dout.reshape(-1, c_out)
-    cols = g.windows(g.pad(x)).reshape(-1, k)
-    dcols = (d @ w_mat.T).reshape(g.windows(g.pad(x)).shape)
+    n, (f_h, f_w, c_in, c_out) = x.shape[0], w.shape
+    w_mat = w.reshape(-1, c_out)
+    best = {}
 
-    def col2im():
-        xp = np.zeros(g.padded_shape(x.shape[0], x.shape[3]), dtype=x.dtype)
-        conv._add_windows(xp, dcols, g)
+    def one_pass():
+        spent = dict.fromkeys(PHASES, 0.0)
 
-    phases = {
-        "pad + im2col copy": lambda: g.windows(g.pad(x)).reshape(-1, k),
-        "forward GEMM": lambda: cols @ w_mat,
-        "im2col copy again": lambda: g.windows(g.pad(x)).reshape(-1, k),
-        "dW GEMM": lambda: cols.T @ d,
-        "dcols GEMM": lambda: d @ w_mat.T,
-        "col2im": col2im,
-    }
-    return dict(zip(phases, best_times(*phases.values(), repeat=5), strict=True))
+        def clock(phase, fn, *args):
+            start = time.perf_counter()
+            result = fn(*args)
+            spent[phase] += time.perf_counter() - start
+            return result
+
+        blocks, _ = conv._plan(g.windows_shape(n, c_in), macs=dout.size * w_mat.shape[0])
+        im2col, z = conv._Im2col(x, g), np.empty(dout.shape, dtype=x.dtype)
+        for b, i in blocks:
+            cols = clock("im2col", im2col, b, i)
+            clock("forward GEMM", np.matmul, cols, w_mat, z[b, i].reshape(-1, c_out))
+        if conv._transposable(g, w.shape):
+            gt = conv._geometry(g.out_hw, g.kernel, (1, 1), conv._transposed_pads(g), g.dilations, "bench")
+            w_t = np.ascontiguousarray(w[::-1, ::-1].transpose(0, 1, 3, 2)).reshape(-1, c_in)
+            blocks, _ = conv._plan(gt.windows_shape(n, c_out), macs=2 * x.size * w_t.shape[0])
+            im2col, dx = conv._Im2col(dout, gt), np.empty(x.shape, dtype=x.dtype)
+            for b, i in blocks:
+                d = clock("dL/dZ im2col", im2col, b, i)
+                clock("dx GEMM", np.matmul, d, w_t, dx[b, i].reshape(-1, c_in))
+                clock("dW GEMM", np.matmul, x[b, i].reshape(-1, c_in).T, d)
+        else:
+            for b, i in blocks:
+                cols = clock("im2col again", im2col, b, i)
+                clock("dW GEMM", np.matmul, cols.T, dout[b, i].reshape(-1, c_out))
+            dxp = np.zeros(g.padded_shape(n, c_in), dtype=x.dtype)
+            w_taps = w.reshape(f_h * f_w, c_in, c_out).transpose(0, 2, 1)
+            for b, i in conv._blocks(g.windows_shape(n, c_in)):  # as conv._input_gradient
+                d = dout[b, i].reshape(-1, c_out)
+                if c_in == 1:
+                    dtaps = clock("dx GEMM", np.matmul, w_mat, d.T)
+                else:
+                    dtaps = np.empty((f_h * f_w, d.shape[0], c_in), dtype=x.dtype)
+                    for t in range(f_h * f_w):
+                        clock("dx GEMM", np.matmul, d, w_taps[t], dtaps[t])
+                dtaps = dtaps.reshape(f_h, f_w, *dout[b, i].shape[:3], c_in)
+                clock("col2im", conv._add_taps, dxp[b, (i.start or 0) * g.strides[0]:], dtaps, g)
+        return spent
+
+    for _ in range(5):
+        for phase, seconds in one_pass().items():
+            best[phase] = min(best.get(phase, seconds), seconds)
+    return {phase: seconds for phase, seconds in best.items() if seconds > 0}
 
 
 def main() -> int:
@@ -137,7 +191,7 @@ def main() -> int:
 
         for what, a, b in zip(("output", "dL/dx", "dL/dW"), ours(), theirs(), strict=True):  # also warms up
             close(a, b, f"{what}, {name}")
-        with threadpool_limits(limits=1, user_api="blas"):
+        with threadpool_limits(limits=1, user_api="blas"), one_thread():
             t_one, t_tf1 = best_times(ours, theirs)
         t_all, t_tf2 = best_times(ours, theirs)
         t_tf = min(t_tf1, t_tf2)
@@ -171,8 +225,9 @@ def main() -> int:
     load_after = os.getloadavg()
     ok = True
     print(f"float32, forward + backward, best of {REPEAT}; {os.cpu_count()} CPUs, NumPy BLAS {blas_threads} threads "
-          f"by default; load average {load_before[0]:.2f} before, {load_after[0]:.2f} after (1 min)")
-    header = (f"{'convolution':<33} {'1 thr ms':>9} {f'{blas_threads} thr ms':>9} {'TF ms':>8} {'best/TF':>8} "
+          f"by default, conv.THREADS = {conv.THREADS} for convolutions of {conv.PARALLEL_MACS:.0e} multiply-adds "
+          f"or more; load average {load_before[0]:.2f} before, {load_after[0]:.2f} after (1 min)")
+    header = (f"{'convolution':<33} {'1 thr ms':>9} {'as is ms':>9} {'TF ms':>8} {'best/TF':>8} "
               f"{'<= ' + str(CONV_TARGET):>7} {'peak MB':>8} {'im2col MB':>10} {'peak/im2col':>12} "
               f"{'<= ' + str(MEMORY_TARGET):>7}")
     print(header)
@@ -193,11 +248,12 @@ def main() -> int:
         print(f"{name:<33} {t_ours * 1e3:>9.2f} {t_tf * 1e3:>9.2f} {ratio:>8.2f} "
               f"{'met' if ratio <= POOL_TARGET else 'MISSED':>8}")
 
-    names = list(next(iter(phases.values())))
-    print("\nwhere the scratch convolution's time goes, ms (one BLAS thread, each phase timed alone):")
-    print(f"{'':<33} " + " ".join(f"{p:>18}" for p in names))
+    print("\nwhere the scratch convolution's time goes, ms (its steps in its blocks, one after the other on one "
+          "thread, BLAS too; - : not on this layer's path):")
+    print(f"{'':<33} " + " ".join(f"{p:>13}" for p in PHASES) + f" {'sum':>8}")
     for layer_name, times in phases.items():
-        print(f"{layer_name:<33} " + " ".join(f"{times[p] * 1e3:>18.2f}" for p in names))
+        cells = " ".join(f"{times[p] * 1e3:>13.2f}" if p in times else f"{'-':>13}" for p in PHASES)
+        print(f"{layer_name:<33} {cells} {sum(times.values()) * 1e3:>8.2f}")
     print(f"\nall targets {'met' if ok else 'NOT met'}")
     return 0 if ok else 1
 

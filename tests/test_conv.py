@@ -175,6 +175,61 @@ def test_blocks_give_the_same_results(monkeypatch):
             np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
 
 
+THREAD_CASES = [  # x shape, w shape, strides, padding, dilations
+    ((3, 9, 8, 4), (3, 3, 4, 2), 1, "same", 1),  # c_out ≤ c_in, stride 1: the transposed convolution's backward
+    ((3, 9, 8, 2), (3, 3, 2, 4), 1, "same", 1),  # c_out > c_in: im2col again and col2im
+    ((2, 9, 8, 3), (3, 2, 3, 3), (2, 1), "valid", 1),
+    ((2, 10, 9, 3), (2, 3, 3, 2), 1, ((1, 2), (0, 1)), (2, 1)),
+    ((2, 8, 7, 1), (5, 5, 1, 1), 1, "same", 1),  # one channel: the transposed im2col copy
+]
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_threads_give_the_same_results(monkeypatch, threads):
+    """Blocks spread over threads (forced here on small arrays) give what one thread gives, to rounding (∂L/∂W adds
+    its parts in another order), and the same numbers from run to run."""
+    rng = np.random.default_rng(12)
+    spread, run_blocks = [], conv._run_blocks
+
+    def counted(blocks, run, threads, macs):
+        spread.append(threads)
+        return run_blocks(blocks, run, threads, macs)
+
+    monkeypatch.setattr(conv, "_run_blocks", counted)
+    for x_shape, w_shape, s, padding, d in THREAD_CASES:
+        x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+        dout = rng.standard_normal(scratch.conv2d(x, w, s, padding, d).shape)
+        monkeypatch.setattr(conv, "THREADS", 1)
+        one = scratch.conv2d(x, w, s, padding, d), *scratch.conv2d_backward(x, w, dout, s, padding, d)
+        monkeypatch.setattr(conv, "THREADS", threads)
+        monkeypatch.setattr(conv, "PARALLEL_MACS", 0)
+        for block in (1, 40, 300):  # CACHE_BLOCK: one output row at a time, bands of rows, several images
+            monkeypatch.setattr(conv, "CACHE_BLOCK", block)
+            spread.clear()
+            many = scratch.conv2d(x, w, s, padding, d), *scratch.conv2d_backward(x, w, dout, s, padding, d)
+            assert max(spread) > 1
+            again = scratch.conv2d(x, w, s, padding, d), *scratch.conv2d_backward(x, w, dout, s, padding, d)
+            for a, b, c in zip(many, one, again, strict=True):
+                np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+                np.testing.assert_array_equal(a, c)
+
+
+def test_backward_path_choice():
+    vgg = conv._geometry((56, 56), (3, 3), (1, 1), "SAME", (1, 1), "test")
+    assert conv._transposable(vgg, (3, 3, 64, 64))  # the VGG block: one im2col, of ∂L/∂Z
+    assert not conv._transposable(vgg, (3, 3, 64, 128))  # more outputs than inputs per pixel
+    assert not conv._transposable(conv._geometry((28, 28), (5, 5), (1, 1), "SAME", (1, 1), "test"), (5, 5, 1, 6))
+    strided = conv._geometry((9, 9), (3, 3), (2, 2), "SAME", (1, 1), "test")
+    assert not conv._transposable(strided, (3, 3, 4, 4))
+    wide = conv._geometry((9, 9), (3, 3), (1, 1), ((3, 0), (0, 0)), (1, 1), "test")  # more padding than span − 1
+    assert not conv._transposable(wide, (3, 3, 4, 4))
+    x = np.random.default_rng(13).standard_normal((2, 9, 9, 4))
+    w, dout = np.ones((3, 3, 4, 4)), np.ones((2, 10, 7, 4))
+    for a, b in zip(scratch.conv2d_backward(x, w, dout, 1, ((3, 0), (0, 0))),
+                    scratch.conv2d_backward_naive(x, w, dout, 1, ((3, 0), (0, 0))), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
 # ---------------------------------------------------------------------------
 # Gradients
 # ---------------------------------------------------------------------------
@@ -197,6 +252,7 @@ CONV_LAYERS = [
     ("dilated_same", lambda: scratch.Conv2D(2, 3, dilation_rate=2, padding="same"), (2, 6, 6, 1)),
     ("strided_and_dilated", lambda: scratch.Conv2D(2, 2, strides=(2, 3), dilation_rate=(2, 1)), (2, 8, 8, 2)),
     ("1x1", lambda: scratch.Conv2D(4, 1, use_bias=False), (3, 3, 4, 3)),
+    ("same_fewer_maps", lambda: scratch.Conv2D(2, 3, padding="same", bias_initializer="ones"), (2, 6, 5, 3)),
     ("tanh", lambda: scratch.Conv2D(3, 3, padding="same", activation="tanh"), (2, 5, 5, 2)),
     ("5x5_stride3", lambda: scratch.Conv2D(2, 5, strides=3, padding="same", activation="sigmoid"), (2, 8, 7, 1)),
 ]
@@ -217,6 +273,27 @@ def test_lenet_like_model_passes_gradient_check():
         scratch.Flatten(), scratch.Dense(3, activation="softmax"),
     ])
     assert check_layer(model, np.random.default_rng(9).standard_normal((2, 10, 10, 1))) < TOL
+
+
+@pytest.mark.parametrize("filters, kwargs", [(2, {"padding": "same"}), (5, {"padding": "same"}),
+                                              (3, {"strides": 2, "dilation_rate": 1})])
+def test_conv_layer_training_on_threads(monkeypatch, filters, kwargs):
+    """Training mode keeps the im2col blocks for ∂L/∂W when backward needs them (col2im path), on threads too."""
+    rng = np.random.default_rng(14)
+    x = rng.standard_normal((3, 9, 8, 4))
+    layer = scratch.Conv2D(filters, 3, bias_initializer="random_normal", **kwargs)
+    out = layer.forward(x, training=True)
+    dout = rng.standard_normal(out.shape)
+    dx = layer.backward(dout)
+    expected = out, dx, layer.grads["kernel"].copy(), layer.grads["bias"].copy()
+    monkeypatch.setattr(conv, "THREADS", 2)
+    monkeypatch.setattr(conv, "PARALLEL_MACS", 0)
+    monkeypatch.setattr(conv, "CACHE_BLOCK", 60)
+    out = layer.forward(x, training=True)
+    assert (layer._cols is not None) == (filters > 4 or "strides" in kwargs)  # kept only for the col2im path
+    dx = layer.backward(dout)
+    for a, b in zip((out, dx, layer.grads["kernel"], layer.grads["bias"]), expected, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
 
 
 def test_conv_layer_frozen_and_first_layer_skip_their_gradients():

@@ -5,6 +5,7 @@ import pytest
 
 from labcode import scratch
 from labcode.gradcheck import layer_errors, numerical_gradient, relative_error
+from labcode.scratch import pooling
 
 TOL = 1e-7
 
@@ -79,6 +80,45 @@ def test_max_pool_gradient_goes_to_the_maximum_and_adds_up_over_overlapping_wind
     np.testing.assert_array_equal(dx[0, :, :, 0], [[0, 0, 0, 0], [0, 1, 1, 0], [1, 0, 1, 0], [0, 0, 0, 0]])
     dx = scratch.max_pool2d_backward(FMAP, np.ones((1, 2, 2, 1)), 3, 1)  # the 9 wins all four windows
     assert dx[0, 2, 2, 0] == 4 and dx.sum() == 4
+
+
+@pytest.mark.parametrize("shape, ksize, strides, padding", [
+    ((2, 6, 8, 3), 2, None, "VALID"),
+    ((2, 7, 9, 2), 2, None, "VALID"),  # a row and a column left over
+    ((1, 9, 8, 2), (3, 2), None, "valid"),
+    ((2, 6, 6, 1), 3, 3, "SAME"),  # SAME that pads nothing
+    ((1, 4, 4, 2), (1, 2), (1, 2), "same"),
+])
+def test_max_pool_tiles_match_the_general_path(monkeypatch, shape, ksize, strides, padding):
+    """Non-overlapping windows take a faster path (reshaping x, tap by tap); it must give what the general path
+    (every window copied out, argmax) gives: ties to the first tap, a NaN wins its window."""
+    rng = np.random.default_rng(4)
+    clean = rng.integers(-2, 3, shape).astype(float)  # small integers: many ties
+    x = clean.copy()
+    x[0, 0, 0, 0], x[-1, -1, 0, -1] = np.nan, -np.inf
+    dout = rng.standard_normal(scratch.max_pool2d(x, ksize, strides, padding).shape)
+    assert pooling._tiles(x, pooling._pool_geometry(shape[1:3], ksize, strides, padding, "test")) is not None
+    layer = scratch.MaxPool2D(ksize, strides, padding)
+
+    def results():
+        return [result for v in (clean, x) for result in (
+            scratch.max_pool2d(v, ksize, strides, padding),
+            scratch.max_pool2d_backward(v, dout, ksize, strides, padding), layer(v), layer.backward(dout))]
+
+    fast = results()
+    monkeypatch.setattr(pooling, "_tiles", lambda x, g: None)
+    for a, b in zip(fast, results(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_max_pool_tiles_keep_integers_and_float32():
+    ints = np.arange(32).reshape(1, 4, 4, 2)[:, :, ::-1]
+    np.testing.assert_array_equal(scratch.max_pool2d(ints, 2), ints.reshape(1, 2, 2, 2, 2, 2).max(axis=(2, 4)))
+    assert scratch.max_pool2d(ints, 2).dtype == ints.dtype
+    x = np.random.default_rng(5).standard_normal((2, 4, 6, 3)).astype(np.float32)
+    layer = scratch.MaxPool2D()
+    assert layer(x).dtype == np.float32 and layer.backward(np.ones((2, 2, 3, 3), np.float32)).dtype == np.float32
+    assert layer._argmax.dtype == np.int8  # the tap of each window's maximum, one byte each
 
 
 @pytest.mark.parametrize("kind", ["max", "avg"])

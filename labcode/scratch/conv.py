@@ -25,7 +25,9 @@ see :mod:`labcode.scratch.sizes`). Two implementations:
 
 The backward pass (:func:`conv2d_backward`) is two more products: ∂L/∂W =
 colsᵀ · ∂L/∂Z, and ∂L/∂cols = ∂L/∂Z · Wᵀ, which *col2im* adds back onto the
-pixels each window read (overlapping windows add up).
+pixels each window read (overlapping windows add up). With stride 1 and no more
+output than input channels, both gradients come instead from the im2col matrix
+of ∂L/∂Z: ∂L/∂x is then a convolution too (a *transposed convolution*), with no col2im.
 
 Strides > 1 together with dilations > 1 are computed here, though Keras'
 ``Conv2D`` refuses that combination and TensorFlow documents it as unsupported.
@@ -33,8 +35,10 @@ Strides > 1 together with dilations > 1 are computed here, though Keras'
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -230,6 +234,10 @@ class _Geometry:
         (t, b), (left, r) = self.pads
         return n, self.in_hw[0] + t + b, self.in_hw[1] + left + r, c
 
+    def windows_shape(self, n: int, c: int) -> tuple[int, int, int, int, int, int]:
+        """The shape of :meth:`windows`: (N, out_h, out_w, f_h, f_w, C)."""
+        return n, *self.out_hw, *self.kernel, c
+
     def windows(self, xp: np.ndarray) -> np.ndarray:
         """Every window of x̃ as a read-only view (N, out_h, out_w, f_h, f_w, C): no copying.
 
@@ -285,11 +293,12 @@ def _conv_setup(x, w, strides, padding, dilations, where):
     return x.astype(dtype, copy=False), w.astype(dtype, copy=False), g
 
 
-def _blocks(shape):
-    """(batch slice, output-row slice) pairs covering an (N, out_h, out_w, …) array, ≤ BLOCK_SIZE numbers each."""
+def _blocks(shape, size=None):
+    """(batch slice, output-row slice) pairs covering an (N, out_h, out_w, …) array, ≤ ``size`` numbers each
+    (BLOCK_SIZE by default)."""
     n, out_h = shape[:2]
     row = max(math.prod(shape[2:]), 1)  # numbers per output row
-    rows = max(BLOCK_SIZE // row, 1)
+    rows = max((size or BLOCK_SIZE) // row, 1)
     if rows >= out_h:  # whole images at a time
         per = max(rows // max(out_h, 1), 1)
         for b in range(0, n, per):
@@ -298,6 +307,85 @@ def _blocks(shape):
         for b in range(n):
             for i in range(0, out_h, rows):
                 yield slice(b, b + 1), slice(i, i + rows)
+
+
+# ---------------------------------------------------------------------------
+# Speed: small blocks, reused buffers, every core
+# ---------------------------------------------------------------------------
+# None of this changes what is computed; together (with the backward pass of _transposed_backward) it took the
+# VGG block of bench/bench_conv_targets.py from about 160 ms to under 100 ms on 2 cores:
+# * one buffer per thread, reused for every block's im2col matrix, and padding image by image into a small array:
+#   a fresh large array costs the operating system a page fault (and zeroing) per page touched, which made the
+#   copies about 4 times slower than the copying itself;
+# * blocks of at most CACHE_BLOCK numbers, so that a block's im2col copy is still in the core's cache when the
+#   matrix product reads it;
+# * the blocks of a large convolution spread over THREADS threads, each running its own copies and products with
+#   one BLAS thread. NumPy releases the GIL in both, so the threads really run at once, and the copies, which a
+#   multi-threaded BLAS would leave to one core, are shared too;
+# * a mid-sized convolution (LeNet's) stays on the calling thread, where threads of ours cost more than they
+#   save, but its matrix products get THREADS BLAS threads (threadpoolctl raises the limit even above the
+#   OPENBLAS_NUM_THREADS=1 that the Makefile sets).
+
+#: Numbers in one block of an im2col matrix when speed decides (1 MiB of float32), see above.
+CACHE_BLOCK = 2**18
+#: Threads a convolution may use (see above); 1 keeps everything on the calling thread, NumPy's BLAS as it is set.
+THREADS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+#: Multiply-adds below which a convolution stays on the calling thread (LeNet's layers: threads do not pay).
+PARALLEL_MACS = 10**8
+#: Multiply-adds from which a convolution on the calling thread runs its products on THREADS BLAS threads,
+#: whatever NumPy's BLAS was set to (the Makefile's OPENBLAS_NUM_THREADS=1 included); smaller ones leave it be.
+BLAS_MACS = 10**7
+
+_pool = None  # (process id, ThreadPoolExecutor), created on first use
+_blas = None  # threadpoolctl's ThreadpoolController, created on first use
+
+
+def _plan(shape, macs: int):
+    """(blocks, threads): the blocks of an (N, out_h, out_w, …) array, and how many threads to run them on.
+
+    Small convolutions stay on the calling thread, in blocks of up to BLOCK_SIZE numbers; large ones use
+    THREADS threads and blocks of up to CACHE_BLOCK numbers.
+    """
+    threads = THREADS if macs >= PARALLEL_MACS else 1
+    blocks = list(_blocks(shape, min(BLOCK_SIZE, CACHE_BLOCK) if threads > 1 else BLOCK_SIZE))
+    return blocks, min(threads, len(blocks))
+
+
+def _blas_threads(n: int):
+    """A context in which NumPy's BLAS runs on n threads (threadpoolctl)."""
+    global _blas
+    if _blas is None:
+        from threadpoolctl import ThreadpoolController
+
+        _blas = ThreadpoolController()
+    return _blas.limit(limits=n, user_api="blas")
+
+
+def _blas_for(macs: int):
+    """The BLAS threads for a convolution of ``macs`` multiply-adds on the calling thread (see BLAS_MACS)."""
+    return _blas_threads(THREADS) if THREADS > 1 and macs >= BLAS_MACS else contextlib.nullcontext()
+
+
+def _run_blocks(blocks: list, run, threads: int, macs: int) -> list:
+    """Call ``run(part)`` on ``threads`` parts of ``blocks``, runs of consecutive blocks; their results, in order.
+
+    The parts run at the same time, each with one BLAS thread; one part runs here (BLAS: :func:`_blas_for`).
+    Each run adds up its own partial results, so that the sum does not depend on which thread is faster.
+    """
+    if threads <= 1:
+        with _blas_for(macs):
+            return [run(blocks)]
+    global _pool
+    if _pool is None or _pool[0] != os.getpid():  # a forked child does not inherit the pool's threads
+        from concurrent.futures import ThreadPoolExecutor
+
+        _pool = os.getpid(), ThreadPoolExecutor(max(THREADS, 2), thread_name_prefix="labcode-conv")
+    cuts = [len(blocks) * t // threads for t in range(threads + 1)]
+    runs = [blocks[a:b] for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
+    with _blas_threads(1):
+        futures = [_pool[1].submit(run, r) for r in runs[1:]]
+        first = run(runs[0])  # the calling thread takes the first run
+        return [first, *(f.result() for f in futures)]
 
 
 def _add_taps(target: np.ndarray, dtaps: np.ndarray, g: _Geometry) -> None:
@@ -321,90 +409,178 @@ def _add_windows(target: np.ndarray, dcols: np.ndarray, g: _Geometry) -> None:
     _add_taps(target, dcols.transpose(3, 4, 0, 1, 2, 5), g)
 
 
-def _im2col(windows: np.ndarray) -> np.ndarray:
-    """The im2col matrix (one row per receptive field, columns in (u, v, c) order) of a block of windows: a copy.
+def _im2col(windows: np.ndarray, buffer: np.ndarray | None = None) -> np.ndarray:
+    """The im2col matrix (one row per receptive field, columns in (u, v, c) order) of a block of windows: a copy,
+    made in ``buffer`` (a 1-D array, reused from block to block) when one is given.
 
     With one input channel (LeNet's C1) the row-by-row copy would move f_w numbers at a time; copying the
     transposed matrix instead (one row per tap, running along the image rows) moves whole image rows, and
     BLAS reads the F-ordered result with no further copy.
     """
     n, out_h, out_w, f_h, f_w, c = windows.shape
+    rows, k = n * out_h * out_w, f_h * f_w * c
     if c == 1:
-        return np.ascontiguousarray(windows.transpose(3, 4, 5, 0, 1, 2)).reshape(f_h * f_w, -1).T
-    return windows.reshape(n * out_h * out_w, f_h * f_w * c)
+        windows = windows.transpose(3, 4, 5, 0, 1, 2)
+    cols = np.empty(windows.shape, windows.dtype) if buffer is None else buffer[:rows * k].reshape(windows.shape)
+    np.copyto(cols, windows)
+    return cols.reshape(k, rows).T if c == 1 else cols.reshape(rows, k)
 
 
-def _conv_forward(windows: np.ndarray, w: np.ndarray, keep_cols: bool = False):
+class _Im2col:
+    """im2col block by block on one thread, fast (see "Speed" above): ``im2col(b, i)`` is the im2col matrix of
+    output rows i of images b (slices, as :func:`_blocks` yields them), copied out of a strided view of x̃.
+
+    With padding, the block's images are padded into a small array of its own, whose border stays zero, instead
+    of padding all of x at once. The matrix is made in one buffer, reused (valid until the next call), or with
+    ``keep=True`` as a new array each time, to be kept.
+    """
+
+    def __init__(self, x: np.ndarray, g: _Geometry, keep: bool = False):
+        self.x, self.g, self.keep = x, g, keep
+        self.images, self.windows, self.padded, self.buffer = None, None, None, None
+
+    def __call__(self, b: slice, i: slice) -> np.ndarray:
+        if b != self.images:  # other images than the last block's
+            self.images, self.windows = b, self._windows(self.x[b])
+        windows = self.windows[:, i]
+        if self.keep:
+            return _im2col(windows)
+        if self.buffer is None or self.buffer.size < windows.size:
+            self.buffer = np.empty(windows.size, dtype=self.x.dtype)
+        return _im2col(windows, self.buffer)
+
+    def _windows(self, images: np.ndarray) -> np.ndarray:
+        g = self.g
+        if g.pads == ((0, 0), (0, 0)):
+            return g.windows(images)
+        if self.padded is None or len(self.padded) < len(images):
+            self.padded = np.zeros(g.padded_shape(len(images), images.shape[3]), dtype=images.dtype)
+        xp = self.padded[:len(images)]
+        g.crop(xp)[...] = images  # the border of xp stays zero
+        return g.windows(xp)
+
+
+def _conv_forward(x: np.ndarray, w: np.ndarray, g: _Geometry, keep_cols: bool = False):
     """Z = im2col(x̃) · W, block by block: each block's im2col matrix is copied out of the view, then multiplied.
 
     With ``keep_cols`` it returns (Z, the list of im2col blocks) so that a layer's backward pass can reuse them
-    for ∂L/∂W instead of copying them again (at most the whole im2col matrix is kept).
+    for ∂L/∂W instead of copying them again (at most the whole im2col matrix is kept). Large convolutions run
+    their blocks on several threads at once (:func:`_run_blocks`).
     """
-    n, out_h, out_w = windows.shape[:3]
     c_out = w.shape[3]
     w_mat = w.reshape(-1, c_out)  # (f_h·f_w·c_in, c_out): column order (u, v, c), the order of a window's row
-    out = np.empty((n, out_h, out_w, c_out), dtype=np.result_type(windows, w))
-    kept = []
-    for b, i in _blocks(windows.shape):
-        cols = _im2col(windows[b, i])  # im2col: one row per receptive field
-        block = out[b, i]
-        np.matmul(cols, w_mat, out=block.reshape(-1, c_out))
-        if keep_cols:
-            kept.append(cols)
-    return (out, kept) if keep_cols else out
+    out = np.empty((x.shape[0], *g.out_hw, c_out), dtype=np.result_type(x, w))
+
+    def run(blocks):  # consecutive blocks, on one thread
+        im2col, kept = _Im2col(x, g, keep=keep_cols), []
+        for b, i in blocks:
+            cols = im2col(b, i)  # im2col: one row per receptive field
+            np.matmul(cols, w_mat, out=out[b, i].reshape(-1, c_out))
+            if keep_cols:
+                kept.append(cols)
+        return kept
+
+    macs = out.size * w_mat.shape[0]
+    blocks, threads = _plan(g.windows_shape(x.shape[0], x.shape[3]), macs)
+    kept = _run_blocks(blocks, run, threads, macs)
+    return (out, [cols for run_kept in kept for cols in run_kept]) if keep_cols else out
 
 
-def _conv_backward(windows: np.ndarray, w: np.ndarray, dout: np.ndarray, g: _Geometry,
-                   need_dw: bool = True, need_dx: bool = True, cols=None):
+def _conv_backward(x: np.ndarray, w: np.ndarray, dout: np.ndarray, g: _Geometry, need_dw: bool = True,
+                   need_dx: bool = True, cols=None):
     """(∂L/∂x, ∂L/∂W) from ∂L/∂Z: ∂L/∂W = colsᵀ ∂L/∂Z; ∂L/∂x = col2im(∂L/∂Z Wᵀ), cropped to x.
 
     ``cols``: the im2col blocks :func:`_conv_forward` kept, or None to copy them again. ∂L/∂x is computed by
-    :func:`_input_gradient`.
+    :func:`_input_gradient`. For stride 1 a *transposed convolution* gives both gradients faster, from one
+    im2col matrix: :func:`_transposed_backward`.
     """
+    if need_dx and _transposable(g, w.shape):
+        return _transposed_backward(x, w, dout, g, need_dw)
     c_out = w.shape[3]
     dw = None
     if need_dw:
-        dw = np.zeros((math.prod(w.shape[:3]), c_out), dtype=w.dtype)
-        for k, (b, i) in enumerate(_blocks(windows.shape)):
-            block_cols = _im2col(windows[b, i]) if cols is None else cols[k]
-            dw += block_cols.T @ dout[b, i].reshape(-1, c_out)
-            del block_cols  # before the next block's copy: at most one block at a time
-        dw = dw.reshape(w.shape)
-    return (_input_gradient(windows, w, dout, g) if need_dx else None), dw
+        macs = dout.size * math.prod(w.shape[:3])
+        blocks, threads = _plan(g.windows_shape(x.shape[0], x.shape[3]), macs)
+
+        def run(items):  # these blocks' part of ∂L/∂W
+            im2col, part = _Im2col(x, g), 0
+            for (b, i), block_cols in items:
+                block_cols = im2col(b, i) if block_cols is None else block_cols
+                part = part + block_cols.T @ dout[b, i].reshape(-1, c_out)
+            return part
+
+        items = list(zip(blocks, cols or [None] * len(blocks), strict=True))
+        dw = sum(_run_blocks(items, run, threads, macs)).reshape(w.shape)
+    return (_input_gradient(w, dout, g, x.shape[0]) if need_dx else None), dw
 
 
-def _input_gradient(windows: np.ndarray, w: np.ndarray, dout: np.ndarray, g: _Geometry) -> np.ndarray:
-    """∂L/∂x, the fastest of three equivalent ways.
+def _transposed_pads(g: _Geometry):
+    """The padding of ∂L/∂Z whose VALID convolution gives ∂L/∂x (stride 1): span − 1 − p on each side."""
+    spans = [(f - 1) * d + 1 for f, d in zip(g.kernel, g.dilations, strict=True)]
+    return tuple((span - 1 - p0, span - 1 - p1) for span, (p0, p1) in zip(spans, g.pads, strict=True))
 
-    * Stride 1 and no more outputs than inputs per pixel (c_out ≤ c_in, as in a VGG block): a *transposed
-      convolution*. Pixel y of x̃ received ∂L/∂z[y − u·d]·W[u] from every tap u, so ∂L/∂x̃ is the VALID
-      convolution of ∂L/∂Z, padded with span − 1 zeros, by the flipped kernel with c_in and c_out swapped —
-      the fast forward path again, with no col2im at all. We pad only enough to produce x's own pixels.
-    * Otherwise col2im of ∂L/∂cols = ∂L/∂Z Wᵀ, computed tap by tap — ∂L/∂Z · W[u, v]ᵀ, one (pixels × c_in)
-      block per kernel tap — so that col2im adds contiguous blocks instead of c_in numbers at a time;
+
+def _transposable(g: _Geometry, w_shape) -> bool:
+    """Whether :func:`_transposed_backward` applies, and pays: stride 1, no more outputs than inputs per pixel
+    (c_out ≤ c_in: its im2col matrix has f_h·f_w·c_out columns), and padding no wider than span − 1."""
+    return g.strides == (1, 1) and w_shape[3] <= w_shape[2] and min(min(p) for p in _transposed_pads(g)) >= 0
+
+
+def _transposed_backward(x: np.ndarray, w: np.ndarray, dout: np.ndarray, g: _Geometry, need_dw: bool = True):
+    """(∂L/∂x, ∂L/∂W) of a stride-1 convolution through the *transposed convolution*, with one im2col matrix.
+
+    Pixel y of x̃ received ∂L/∂z[y − u·d]·W[u] from every tap u, so ∂L/∂x̃ is the VALID convolution of ∂L/∂Z,
+    padded with span − 1 zeros, by the flipped kernel with c_in and c_out swapped — the forward pass again, with
+    no col2im at all. We pad only enough to produce x's own pixels. Its im2col matrix D has one row per pixel
+    of x, and row y holds the ∂L/∂z that x[y] met at each tap (tap u in column f − 1 − u), so the same matrix
+    gives ∂L/∂W = xᵀ D, taps flipped back: one im2col copy instead of two (x's and ∂L/∂Z's).
+    """
+    f_h, f_w, c_in, c_out = w.shape
+    gt = _geometry(g.out_hw, g.kernel, (1, 1), _transposed_pads(g), g.dilations, "conv2d_backward")
+    w_t = np.ascontiguousarray(w[::-1, ::-1].transpose(0, 1, 3, 2)).reshape(-1, c_in)  # flipped, c_out ↔ c_in
+    dx = np.empty(x.shape, dtype=np.result_type(dout, w))
+
+    def run(blocks):  # these blocks' ∂L/∂x, and their part of xᵀ D
+        im2col = _Im2col(dout, gt)
+        part = np.zeros((c_in, f_h * f_w * c_out), dtype=dx.dtype) if need_dw else None
+        for b, i in blocks:
+            d = im2col(b, i)  # one row per pixel of x: the window of ∂L/∂Z that it met
+            np.matmul(d, w_t, out=dx[b, i].reshape(-1, c_in))
+            if need_dw:
+                part += x[b, i].reshape(-1, c_in).T @ d
+        return part
+
+    macs = dx.size * w_t.shape[0] * (1 + need_dw)
+    blocks, threads = _plan(gt.windows_shape(x.shape[0], c_out), macs)
+    parts = _run_blocks(blocks, run, threads, macs)
+    dw = None
+    if need_dw:  # xᵀ D is (c_in, f_h, f_w, c_out) with the taps flipped
+        dw = np.ascontiguousarray(sum(parts).reshape(c_in, f_h, f_w, c_out)[:, ::-1, ::-1].transpose(1, 2, 0, 3))
+    return dx, dw
+
+
+def _input_gradient(w: np.ndarray, dout: np.ndarray, g: _Geometry, n: int) -> np.ndarray:
+    """∂L/∂x by col2im of ∂L/∂cols = ∂L/∂Z Wᵀ, the faster of two equivalent ways.
+
+    * ∂L/∂Z · W[u, v]ᵀ tap by tap, one (pixels × c_in) block per kernel tap, so that col2im adds contiguous
+      blocks instead of c_in numbers at a time;
     * with one input channel (LeNet's C1), the single product W ∂L/∂Zᵀ, whose rows are those blocks.
     """
-    n = windows.shape[0]
     f_h, f_w, c_in, c_out = w.shape
-    spans = [(f - 1) * d + 1 for f, d in zip(g.kernel, g.dilations, strict=True)]
-    pads = tuple((span - 1 - p0, span - 1 - p1) for span, (p0, p1) in zip(spans, g.pads, strict=True))
-    if g.strides == (1, 1) and c_out <= c_in and min(min(p) for p in pads) >= 0:
-        gt = _geometry(g.out_hw, g.kernel, (1, 1), pads, g.dilations, "conv2d_backward")
-        w_t = np.ascontiguousarray(w[::-1, ::-1].transpose(0, 1, 3, 2))  # flipped, (f_h, f_w, c_out, c_in)
-        return _conv_forward(gt.windows(gt.pad(dout)), w_t)
     w_mat = w.reshape(-1, c_out)
     w_taps = w.reshape(f_h * f_w, c_in, c_out).transpose(0, 2, 1)  # W[u, v]ᵀ, (c_out, c_in) each
     dxp = np.zeros(g.padded_shape(n, c_in), dtype=w.dtype)
-    for b, i in _blocks(windows.shape):
+    for b, i in _blocks(g.windows_shape(n, c_in)):
         d = dout[b, i].reshape(-1, c_out)
-        nb, rows, out_w = windows[b, i].shape[:3]
-        if c_in == 1:  # row (u, v) of W ∂L/∂Zᵀ: tap (u, v)'s gradient for every window, in (n, i, j) order
-            dtaps = (w_mat @ d.T).reshape(f_h, f_w, nb, rows, out_w, 1)
-        else:
-            dtaps = np.empty((f_h * f_w, d.shape[0], c_in), dtype=dxp.dtype)
-            for t in range(f_h * f_w):
-                np.matmul(d, w_taps[t], out=dtaps[t])
-            dtaps = dtaps.reshape(f_h, f_w, nb, rows, out_w, c_in)
+        nb, rows, out_w = dout[b, i].shape[:3]
+        with _blas_for(dout.size * w_mat.shape[0]):
+            if c_in == 1:  # row (u, v) of W ∂L/∂Zᵀ: tap (u, v)'s gradient for every window, in (n, i, j) order
+                dtaps = (w_mat @ d.T).reshape(f_h, f_w, nb, rows, out_w, 1)
+            else:
+                dtaps = np.empty((f_h * f_w, d.shape[0], c_in), dtype=dxp.dtype)
+                for t in range(f_h * f_w):
+                    np.matmul(d, w_taps[t], out=dtaps[t])
+                dtaps = dtaps.reshape(f_h, f_w, nb, rows, out_w, c_in)
         row0 = (i.start or 0) * g.strides[0]
         _add_taps(dxp[b, row0:], dtaps, g)
         del dtaps
@@ -495,7 +671,7 @@ def conv2d(x, w, strides=1, padding="VALID", dilations=1) -> np.ndarray:
            [2, 3, 4]])
     """
     x, w, g = _conv_setup(x, w, strides, padding, dilations, "conv2d")
-    return _conv_forward(g.windows(g.pad(x)), w)
+    return _conv_forward(x, w, g)
 
 
 def conv2d_backward(x, w, dout, strides=1, padding="VALID", dilations=1) -> tuple[np.ndarray, np.ndarray]:
@@ -509,7 +685,7 @@ def conv2d_backward(x, w, dout, strides=1, padding="VALID", dilations=1) -> tupl
         ∂L/∂Z, the shape of ``conv2d(x, w, …)``: (N, out_h, out_w, c_out).
     """
     x, w, dout, g = _backward_setup(x, w, dout, strides, padding, dilations, "conv2d_backward")
-    return _conv_backward(g.windows(g.pad(x)), w, dout, g)
+    return _conv_backward(x, w, dout, g)
 
 
 def _backward_setup(x, w, dout, strides, padding, dilations, where):

@@ -25,13 +25,13 @@ import numbers
 import numpy as np
 
 from labcode.scratch.base import Layer, unique_name
-from labcode.scratch.conv import _check_nhwc, _conv_backward, _conv_forward, _geometry, _pair
+from labcode.scratch.conv import _check_nhwc, _conv_backward, _conv_forward, _geometry, _pair, _transposable
 from labcode.scratch.layers import set_kernel_options
 from labcode.scratch.pooling import (
     _avg_backward,
     _depth_backward,
     _max_backward,
-    _max_windows,
+    _max_forward,
     _window_counts,
 )
 from labcode.scratch.sizes import conv_output_size
@@ -158,11 +158,12 @@ class Conv2D(_Spatial):
         x = self._prepare(x)
         g = _geometry(x.shape[1:3], self.kernel_size, self.strides, self.padding.upper(), self.dilation_rate,
                       self._where, f" (input shape {x.shape})")
-        self._g, self._windows = g, g.windows(g.pad(x))  # a view of the padded x: what backward needs
-        if training and self.trainable:  # keep the im2col matrix for ∂L/∂W = colsᵀ ∂L/∂Z: no second copy
-            z, self._cols = _conv_forward(self._windows, self.params["kernel"], keep_cols=True)
+        self._g, self._x, kernel = g, x, self.params["kernel"]
+        # keep the im2col matrix for ∂L/∂W = colsᵀ ∂L/∂Z (no second copy), unless backward will not need it
+        if training and self.trainable and not (self.need_input_gradient and _transposable(g, kernel.shape)):
+            z, self._cols = _conv_forward(x, kernel, g, keep_cols=True)
         else:
-            z, self._cols = _conv_forward(self._windows, self.params["kernel"]), None
+            z, self._cols = _conv_forward(x, kernel, g), None
         if self.use_bias:
             z += self.params["bias"]
         out = z if self.activation is None else self.activation.forward(z, training=training)
@@ -172,9 +173,9 @@ class Conv2D(_Spatial):
     def backward(self, dout):
         dout = self._check_dout(dout).astype(self.dtype, copy=False)
         dz = dout if self.activation is None else self.activation.backward(dout)
-        dx, dw = _conv_backward(self._windows, self.params["kernel"], dz, self._g,
-                                need_dw=self.trainable, need_dx=self.need_input_gradient, cols=self._cols)
-        self._cols = None  # free it; a second backward copies it again from the windows
+        dx, dw = _conv_backward(self._x, self.params["kernel"], dz, self._g, need_dw=self.trainable,
+                                need_dx=self.need_input_gradient, cols=self._cols)
+        self._cols = None  # free it; a second backward copies it again from x
         if self.trainable:
             self.grads["kernel"][...] = dw
             if self.use_bias:
@@ -224,8 +225,7 @@ class MaxPool2D(_Pool2D):
     def forward(self, x, training=False):
         x = self._prepare(x)
         g = self._geometry(x)
-        cols, argmax = _max_windows(x, g)
-        out = np.take_along_axis(cols, argmax[:, :, :, None, :], axis=3)[:, :, :, 0, :]
+        out, argmax = _max_forward(x, g)
         self._g, self._argmax, self._in_shape, self._in_dtype = g, argmax, x.shape, x.dtype
         self._out_shape = out.shape
         return out

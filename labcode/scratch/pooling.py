@@ -63,13 +63,63 @@ def _max_windows(x, g):
     return cols, cols.argmax(axis=3)
 
 
+def _tiles(x, g):
+    """Non-overlapping windows (stride = window, no padding, the common 2×2 pooling): x's windows as a view
+    (N, out_h, f_h, out_w, f_w, C), by reshaping alone; None for other windows. Rows and columns left over
+    at the bottom and right (VALID) belong to no window."""
+    (t, b), (left, r) = g.pads
+    if g.strides != g.kernel or t or b or left or r:
+        return None
+    (out_h, out_w), (f_h, f_w) = g.out_hw, g.kernel
+    return x[:, :out_h * f_h, :out_w * f_w].reshape(x.shape[0], out_h, f_h, out_w, f_w, x.shape[3])
+
+
+def _max_forward(x, g):
+    """(max pooling of x, the argmax of each window: its tap u·f_w + v), shaped (N, out_h, out_w, C) both.
+
+    For non-overlapping windows (:func:`_tiles`) tap by tap: f_h·f_w slices of x, each compared with the
+    running maximum, which is much faster than copying every window out of x and reducing along a short axis
+    (and keeps the argmax in int8). A tap must be strictly larger to take over, so ties go to the first tap,
+    as with ``argmax``; the rare window with a NaN takes the general path, which sends its gradient to the NaN.
+    """
+    tiles = _tiles(x, g)
+    if tiles is not None and g.kernel[0] * g.kernel[1] <= 127:
+        f_w = g.kernel[1]
+        out = tiles[:, :, 0, :, 0].copy()
+        argmax = np.zeros(out.shape, dtype=np.int8)
+        for t in range(1, g.kernel[0] * f_w):
+            tap = tiles[:, :, t // f_w, :, t % f_w]
+            took_over = tap > out  # strictly larger: ties stay with the earlier tap
+            # the argmax is the last tap to take over, the largest t so far (cheaper than argmax[took_over] = t)
+            np.maximum(argmax, took_over.view(np.int8) * np.int8(t), out=argmax)
+            np.maximum(out, tap, out=out)
+        if not (np.issubdtype(out.dtype, np.floating) and np.isnan(out).any()):
+            return out, argmax
+    cols, argmax = _max_windows(x, g)
+    return np.take_along_axis(cols, argmax[:, :, :, None, :], axis=3)[:, :, :, 0, :], argmax
+
+
 def _max_backward(argmax, dout, g, x_shape, dtype):
+    if argmax.dtype == np.int8:  # the argmax of non-overlapping windows, from _max_forward's faster path
+        return _max_tiles_backward(argmax, dout, g, x_shape, dtype)
     n, c = x_shape[0], x_shape[3]
     dcols = np.zeros((n, *g.out_hw, g.kernel[0] * g.kernel[1], c), dtype=dtype)
     np.put_along_axis(dcols, argmax[:, :, :, None, :], dout[:, :, :, None, :], axis=3)
     dxp = np.zeros(g.padded_shape(n, c), dtype=dtype)
     _add_windows(dxp, dcols.reshape(n, *g.out_hw, *g.kernel, c), g)
     return g.crop(dxp)
+
+
+def _max_tiles_backward(argmax, dout, g, x_shape, dtype):
+    """:func:`_max_backward` for non-overlapping windows: tap t's gradients (∂L/∂out where the argmax is t, else 0)
+    written straight into the slice of ∂L/∂x that tap t of every window covers; no col2im, nothing to add up."""
+    (out_h, out_w), (f_h, f_w) = g.out_hw, g.kernel
+    covered = out_h * f_h == x_shape[1] and out_w * f_w == x_shape[2]  # no rows or columns left over
+    dx = (np.empty if covered else np.zeros)(x_shape, dtype=dtype)
+    tiles = _tiles(dx, g)
+    for t in range(f_h * f_w):
+        np.multiply(dout, argmax == t, out=tiles[:, :, t // f_w, :, t % f_w])
+    return dx
 
 
 def _window_counts(g) -> np.ndarray:
@@ -125,6 +175,9 @@ def max_pool2d(x, ksize, strides=None, padding="VALID") -> np.ndarray:
         return max_pool_depth(x, k)
     x = _check_nhwc(x, where)
     g = _pool_geometry(x.shape[1:3], ksize, strides, padding, where, f" (x.shape = {x.shape})")
+    tiles = _tiles(x, g)  # non-overlapping windows: a view of x, no padding
+    if tiles is not None:
+        return tiles.max(axis=(2, 4))
     return g.windows(g.pad(x, _lowest(x.dtype))).max(axis=(3, 4))
 
 
@@ -134,7 +187,7 @@ def max_pool2d_backward(x, dout, ksize, strides=None, padding="VALID") -> np.nda
     x = _check_nhwc(x, where)
     g = _pool_geometry(x.shape[1:3], ksize, strides, padding, where, f" (x.shape = {x.shape})")
     dout = _check_dout(dout, (x.shape[0], *g.out_hw, x.shape[3]), where)
-    _, argmax = _max_windows(x, g)
+    _, argmax = _max_forward(x, g)
     return np.ascontiguousarray(_max_backward(argmax, dout, g, x.shape, _float_dtype(x, dout)))
 
 
