@@ -108,8 +108,8 @@ def conv_phases(x, w, dout, padding):
     (for a convolution spread over threads, the small blocks the threads share), one block after the other,
     with a clock around each step: im2col (copying each block's windows, padded image by image, into a reused
     buffer) and the forward product; then either the transposed convolution's path (one im2col of ∂L/∂Z,
-    ∂L/∂x = D·W_t, ∂L/∂W = xᵀ·D) or the col2im path (im2col of x again, ∂L/∂W = colsᵀ·∂L/∂Z, the tap-by-tap
-    products ∂L/∂Z·W[u, v]ᵀ and col2im adding them up), as conv2d_backward chooses.
+    ∂L/∂x = D·W_t, ∂L/∂W = xᵀ·D) or the col2im path (im2col of x again, ∂L/∂W = colsᵀ·∂L/∂Z, the product
+    W·∂L/∂Zᵀ with the batch axis last and col2im adding its taps up), as conv2d_backward chooses.
     """
     g = conv._geometry(x.shape[1:3], w.shape[:2], (1, 1), padding, (1, 1), "bench")
     n, (f_h, f_w, c_in, c_out) = x.shape[0], w.shape
@@ -143,18 +143,25 @@ def conv_phases(x, w, dout, padding):
             for b, i in blocks:
                 cols = clock("im2col again", im2col, b, i)
                 clock("dW GEMM", np.matmul, cols.T, dout[b, i].reshape(-1, c_out))
-            dxp = np.zeros(g.padded_shape(n, c_in), dtype=x.dtype)
-            w_taps = w.reshape(f_h * f_w, c_in, c_out).transpose(0, 2, 1)
-            for b, i in conv._blocks(g.windows_shape(n, c_in)):  # as conv._input_gradient
-                d = dout[b, i].reshape(-1, c_out)
-                if c_in == 1:
-                    dtaps = clock("dx GEMM", np.matmul, w_mat, d.T)
-                else:
-                    dtaps = np.empty((f_h * f_w, d.shape[0], c_in), dtype=x.dtype)
-                    for t in range(f_h * f_w):
-                        clock("dx GEMM", np.matmul, d, w_taps[t], dtaps[t])
-                dtaps = dtaps.reshape(f_h, f_w, *dout[b, i].shape[:3], c_in)
-                clock("col2im", conv._add_taps, dxp[b, (i.start or 0) * g.strides[0]:], dtaps, g)
+            hp, wp = g.padded_shape(n, c_in)[1:3]
+            blocks = list(conv._blocks(g.windows_shape(n, c_in)))  # as conv._input_gradient
+            most = max(len(range(n)[b]) for b, _ in blocks)
+            acc_buffer = np.empty(c_in * hp * wp * most, dtype=x.dtype)
+            d_buffer = np.empty(max(dout[b, i].size for b, i in blocks), dtype=x.dtype)
+            taps_buffer = np.empty(d_buffer.size // c_out * w_mat.shape[0], dtype=x.dtype)
+            images = None
+            for b, i in blocks:
+                if b != images:
+                    images, nb = b, len(range(n)[b])
+                    acc = acc_buffer[:c_in * hp * wp * nb].reshape(c_in, hp, wp, nb)
+                    clock("col2im", acc.fill, 0)
+                block = dout[b, i]
+                d = d_buffer[:block.size].reshape(block.shape[3], *block.shape[1:3], block.shape[0])
+                clock("dx GEMM", np.copyto, d, block.transpose(3, 1, 2, 0))
+                dtaps = taps_buffer[:w_mat.shape[0] * block.size // c_out].reshape(w_mat.shape[0], -1)
+                clock("dx GEMM", np.matmul, w_mat, d.reshape(c_out, -1), dtaps)
+                dtaps = dtaps.reshape(f_h, f_w, c_in, *block.shape[1:3], -1)
+                clock("col2im", conv._add_taps, acc[:, (i.start or 0) * g.strides[0]:], dtaps, g)
         return spent
 
     for _ in range(5):

@@ -393,8 +393,10 @@ def _add_taps(target: np.ndarray, dtaps: np.ndarray, g: _Geometry) -> None:
     at tap (u, v).
 
     One strided slice per kernel tap (f_h·f_w of them) covers all windows at
-    once; overlapping windows add up, as the chain rule requires. Each add is
-    fastest when ``dtaps[u, v]`` is contiguous, as :func:`_conv_backward` makes it.
+    once; overlapping windows add up, as the chain rule requires. Only axes 1 and
+    2 are the image's rows and columns: the same code adds dtaps[u, v, c, i, j, n]
+    into x̃ held as (C, H, W, N) (:func:`_input_gradient`). Each add is fastest
+    when ``dtaps[u, v]`` is contiguous.
     """
     f_h, f_w, _, out_h, out_w, _ = dtaps.shape
     (s_h, s_w), (d_h, d_w) = g.strides, g.dilations
@@ -560,31 +562,44 @@ def _transposed_backward(x: np.ndarray, w: np.ndarray, dout: np.ndarray, g: _Geo
 
 
 def _input_gradient(w: np.ndarray, dout: np.ndarray, g: _Geometry, n: int) -> np.ndarray:
-    """∂L/∂x by col2im of ∂L/∂cols = ∂L/∂Z Wᵀ, the faster of two equivalent ways.
+    """∂L/∂x by col2im of ∂L/∂cols = ∂L/∂Z Wᵀ, block by block.
 
-    * ∂L/∂Z · W[u, v]ᵀ tap by tap, one (pixels × c_in) block per kernel tap, so that col2im adds contiguous
-      blocks instead of c_in numbers at a time;
-    * with one input channel (LeNet's C1), the single product W ∂L/∂Zᵀ, whose rows are those blocks.
+    Each block's product is taken the other way round, W ∂L/∂Zᵀ, with the batch axis last: rows (u, v, c),
+    columns (i, j, n). col2im then adds, for each kernel tap, a (c_in, out_h, out_w, images) block into ∂L/∂x̃
+    held as (c_in, H, W, images): runs of out_w·images contiguous numbers, where the NHWC layout would add
+    c_in numbers at a time (LeNet's ∂L/∂x: about 1.8 ms instead of 3.5 for a batch of 128). ∂L/∂x goes back to
+    NHWC once per block of images; the blocks' three arrays are reused from block to block.
     """
     f_h, f_w, c_in, c_out = w.shape
-    w_mat = w.reshape(-1, c_out)
-    w_taps = w.reshape(f_h * f_w, c_in, c_out).transpose(0, 2, 1)  # W[u, v]ᵀ, (c_out, c_in) each
-    dxp = np.zeros(g.padded_shape(n, c_in), dtype=w.dtype)
-    for b, i in _blocks(g.windows_shape(n, c_in)):
-        d = dout[b, i].reshape(-1, c_out)
-        nb, rows, out_w = dout[b, i].shape[:3]
+    w_mat = w.reshape(-1, c_out)  # rows in (u, v, c) order
+    _, hp, wp, _ = g.padded_shape(n, c_in)
+    dtype = np.result_type(dout, w)
+    dx = np.empty((n, *g.in_hw, c_in), dtype=dtype)
+    blocks = list(_blocks(g.windows_shape(n, c_in)))
+    most = max((len(range(n)[b]) for b, _ in blocks), default=0)
+    acc_buffer = np.empty(c_in * hp * wp * most, dtype=dtype)
+    d_buffer, taps_buffer = np.empty(0, dtype=dtype), np.empty(0, dtype=dtype)
+    images, acc = None, None  # the block of images being summed up, and its ∂L/∂x̃ as (c_in, H, W, images)
+    for b, i in blocks:
+        if b != images:
+            if acc is not None:
+                dx[images] = g.crop(acc.transpose(3, 1, 2, 0))
+            images, nb = b, len(range(n)[b])
+            acc = acc_buffer[:c_in * hp * wp * nb].reshape(c_in, hp, wp, nb)
+            acc.fill(0)
+        block = dout[b, i]
+        if d_buffer.size < block.size:
+            d_buffer, taps_buffer = np.empty(block.size, dtype), np.empty(block.size // c_out * w_mat.shape[0], dtype)
+        d = d_buffer[:block.size].reshape(block.shape[3], block.shape[1], block.shape[2], block.shape[0])
+        np.copyto(d, block.transpose(3, 1, 2, 0))  # ∂L/∂Zᵀ: columns in (i, j, n) order
+        dtaps = taps_buffer[:w_mat.shape[0] * block.size // c_out].reshape(w_mat.shape[0], -1)
         with _blas_for(dout.size * w_mat.shape[0]):
-            if c_in == 1:  # row (u, v) of W ∂L/∂Zᵀ: tap (u, v)'s gradient for every window, in (n, i, j) order
-                dtaps = (w_mat @ d.T).reshape(f_h, f_w, nb, rows, out_w, 1)
-            else:
-                dtaps = np.empty((f_h * f_w, d.shape[0], c_in), dtype=dxp.dtype)
-                for t in range(f_h * f_w):
-                    np.matmul(d, w_taps[t], out=dtaps[t])
-                dtaps = dtaps.reshape(f_h, f_w, nb, rows, out_w, c_in)
+            np.matmul(w_mat, d.reshape(c_out, -1), out=dtaps)
         row0 = (i.start or 0) * g.strides[0]
-        _add_taps(dxp[b, row0:], dtaps, g)
-        del dtaps
-    return np.ascontiguousarray(g.crop(dxp))
+        _add_taps(acc[:, row0:], dtaps.reshape(f_h, f_w, c_in, *block.shape[1:3], -1), g)
+    if acc is not None:
+        dx[images] = g.crop(acc.transpose(3, 1, 2, 0))
+    return dx
 
 
 # ---------------------------------------------------------------------------
