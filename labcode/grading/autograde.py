@@ -283,21 +283,9 @@ def _score(part: Part, run: Execution | None, stopped: str, settings: Settings, 
         return zero(f"wrote to stderr: {_clean(first, workdir)}"[:300],
                     "the cell wrote to stderr (a warning?), which fails a test: " + _clean(first, workdir)[:300])
     if part.partial and run.result is not None:
-        points = _partial(run.result, part.points)
+        from .nbgrader_course import partial_credit
+
+        points = partial_credit(run.result, part.points)
         if points < part.points:
             return PartResult(part.grade_id, points, part.points, f"partial credit {points:g}/{part.points:g}")
     return PartResult(part.grade_id, part.points, part.points, "passed")
-
-
-def _partial(text: str, max_points: float) -> float:
-    """nbgrader's ``get_partial_grade``: a number in [0, max] is the grade; anything else gives full marks.
-
-    (A number above the maximum counts as the maximum: nbgrader would raise, see ``nbgrader_course.outputs``.)
-    """
-    try:
-        value = float(text)
-    except ValueError:
-        return max_points
-    if not value >= 0:  # negative, or NaN
-        return max_points
-    return min(value, max_points)

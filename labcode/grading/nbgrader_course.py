@@ -200,16 +200,26 @@ def outputs(run, stopped: str, timeout: float, max_points: float | None = None) 
         out.append(new_output("stream", name="stderr" if run.stderr else "stdout", text=run.text))
     elif run.stderr:
         out.append(new_output("stream", name="stderr", text="(output on stderr)\n"))
-    result = run.result
-    if max_points is not None and result is not None:
-        try:
-            if float(result) > float(max_points):
-                result = f"{float(max_points):g}"
-        except ValueError:
-            pass
+    result = run.result if max_points is None else capped(run.result, max_points)
     if result:  # nbgrader cannot read an empty text/plain
         out.append(new_output("execute_result", data={"text/plain": result}, execution_count=run.execution_count))
     return out
+
+
+def capped(result: str | None, max_points: float) -> str | None:
+    """A test cell's value as nbgrader may read it: a number above ``max_points`` becomes ``max_points``."""
+    try:
+        return f"{float(max_points):g}" if result is not None and float(result) > float(max_points) else result
+    except ValueError:
+        return result
+
+
+def partial_credit(result: str, max_points: float) -> float:
+    """The points nbgrader gives a test cell whose value is ``result`` (``get_partial_grade``, capped)."""
+    from nbgrader.utils import get_partial_grade
+
+    text = capped(result, max_points)
+    return float(get_partial_grade({"data": {"text/plain": text}}, max_points)) if text else float(max_points)
 
 
 def job_course(template: Path, root: str | None) -> Path:
