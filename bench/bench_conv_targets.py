@@ -11,8 +11,9 @@ TensorFlow runs interleaved so that both see the same interference:
   ∂L/∂Z, whose matrix gives ∂L/∂x (a transposed convolution) and ∂L/∂W, two products; otherwise (LeNet's
   layers) im2col of x again for ∂L/∂W and col2im of ∂L/∂Z·Wᵀ for ∂L/∂x. The scratch side runs twice: on one
   thread (``conv.THREADS = 1`` and NumPy's BLAS on one thread, threadpoolctl: what the Makefile sets), and as it
-  comes, where convolutions of at least ``conv.PARALLEL_MACS`` multiply-adds (the VGG block) spread their blocks
-  over ``conv.THREADS`` threads (one per core) and smaller ones use NumPy's BLAS as it comes; the faster counts.
+  comes, where convolutions of at least ``conv.PARALLEL_MACS`` multiply-adds (all three layers here) spread their
+  work over ``conv.THREADS`` threads (one per core, each with one BLAS thread); the faster counts. TensorFlow
+  uses every core too.
 * max pooling, 2×2 with stride 2, on the outputs of those layers: ``scratch.MaxPool2D`` (forward, which keeps
   the arg max, then backward) against ``tf.nn.max_pool2d`` under ``tf.GradientTape``.
 * memory: the peak of what NumPy allocates during one scratch forward + backward of each convolution
@@ -105,7 +106,8 @@ def conv_phases(x, w, dout, padding):
     """Best time (s) of each step of scratch conv2d + conv2d_backward on one thread (BLAS too), out of 5.
 
     The code path of ``labcode.scratch.conv`` replayed with its own helpers, in the blocks it uses as it comes
-    (for a convolution spread over threads, the small blocks the threads share), one block after the other,
+    (for a convolution spread over threads, the small blocks the threads share, and for ∂L/∂x by col2im each
+    thread's share of the images), one block after the other,
     with a clock around each step: im2col (copying each block's windows, padded image by image, into a reused
     buffer) and the forward product; then either the transposed convolution's path (one im2col of ∂L/∂Z,
     ∂L/∂x = D·W_t, ∂L/∂W = xᵀ·D) or the col2im path (im2col of x again, ∂L/∂W = colsᵀ·∂L/∂Z, the product
@@ -143,31 +145,39 @@ def conv_phases(x, w, dout, padding):
             for b, i in blocks:
                 cols = clock("im2col again", im2col, b, i)
                 clock("dW GEMM", np.matmul, cols.T, dout[b, i].reshape(-1, c_out))
-            hp, wp = g.padded_shape(n, c_in)[1:3]
-            blocks = list(conv._blocks(g.windows_shape(n, c_in)))  # as conv._input_gradient
-            most = max(len(range(n)[b]) for b, _ in blocks)
-            acc_buffer = np.empty(c_in * hp * wp * most, dtype=x.dtype)
-            d_buffer = np.empty(max(dout[b, i].size for b, i in blocks), dtype=x.dtype)
-            taps_buffer = np.empty(d_buffer.size // c_out * w_mat.shape[0], dtype=x.dtype)
-            images = None
-            for b, i in blocks:
-                if b != images:
-                    images, nb = b, len(range(n)[b])
-                    acc = acc_buffer[:c_in * hp * wp * nb].reshape(c_in, hp, wp, nb)
-                    clock("col2im", acc.fill, 0)
-                block = dout[b, i]
-                d = d_buffer[:block.size].reshape(block.shape[3], *block.shape[1:3], block.shape[0])
-                clock("dx GEMM", np.copyto, d, block.transpose(3, 1, 2, 0))
-                dtaps = taps_buffer[:w_mat.shape[0] * block.size // c_out].reshape(w_mat.shape[0], -1)
-                clock("dx GEMM", np.matmul, w_mat, d.reshape(c_out, -1), dtaps)
-                dtaps = dtaps.reshape(f_h, f_w, c_in, *block.shape[1:3], -1)
-                clock("col2im", conv._add_taps, acc[:, (i.start or 0) * g.strides[0]:], dtaps, g)
+            _, threads = conv._plan(g.windows_shape(n, c_in), macs=dout.size * w_mat.shape[0])
+            for part in conv._split(range(n), threads):  # each thread's images, as conv._conv_backward
+                dx_gradient_steps(dout[part.start:part.stop], w_mat, g, clock, (f_h, f_w, c_in, c_out))
         return spent
 
     for _ in range(5):
         for phase, seconds in one_pass().items():
             best[phase] = min(best.get(phase, seconds), seconds)
     return {phase: seconds for phase, seconds in best.items() if seconds > 0}
+
+
+def dx_gradient_steps(dout, w_mat, g, clock, w_shape):
+    """The steps of ``conv._input_gradient`` for these images, each through ``clock``."""
+    n, (f_h, f_w, c_in, c_out) = dout.shape[0], w_shape
+    hp, wp = g.padded_shape(n, c_in)[1:3]
+    blocks = list(conv._blocks(g.windows_shape(n, c_in)))  # as conv._input_gradient
+    most = max(len(range(n)[b]) for b, _ in blocks)
+    acc_buffer = np.empty(c_in * hp * wp * most, dtype=dout.dtype)
+    d_buffer = np.empty(max(dout[b, i].size for b, i in blocks), dtype=dout.dtype)
+    taps_buffer = np.empty(d_buffer.size // c_out * w_mat.shape[0], dtype=dout.dtype)
+    images = None
+    for b, i in blocks:
+        if b != images:
+            images, nb = b, len(range(n)[b])
+            acc = acc_buffer[:c_in * hp * wp * nb].reshape(c_in, hp, wp, nb)
+            clock("col2im", acc.fill, 0)
+        block = dout[b, i]
+        d = d_buffer[:block.size].reshape(block.shape[3], *block.shape[1:3], block.shape[0])
+        clock("dx GEMM", np.copyto, d, block.transpose(3, 1, 2, 0))
+        dtaps = taps_buffer[:w_mat.shape[0] * block.size // c_out].reshape(w_mat.shape[0], -1)
+        clock("dx GEMM", np.matmul, w_mat, d.reshape(c_out, -1), dtaps)
+        dtaps = dtaps.reshape(f_h, f_w, c_in, *block.shape[1:3], -1)
+        clock("col2im", conv._add_taps, acc[:, (i.start or 0) * g.strides[0]:], dtaps, g)
 
 
 def main() -> int:

@@ -189,13 +189,13 @@ def test_threads_give_the_same_results(monkeypatch, threads):
     """Blocks spread over threads (forced here on small arrays) give what one thread gives, to rounding (∂L/∂W adds
     its parts in another order), and the same numbers from run to run."""
     rng = np.random.default_rng(12)
-    spread, run_blocks = [], conv._run_blocks
+    spread, run_parts = [], conv._run_parts
 
-    def counted(blocks, run, threads, macs):
-        spread.append(threads)
-        return run_blocks(blocks, run, threads, macs)
+    def counted(parts, run):
+        spread.append(len(parts))
+        return run_parts(parts, run)
 
-    monkeypatch.setattr(conv, "_run_blocks", counted)
+    monkeypatch.setattr(conv, "_run_parts", counted)
     for x_shape, w_shape, s, padding, d in THREAD_CASES:
         x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
         dout = rng.standard_normal(scratch.conv2d(x, w, s, padding, d).shape)
@@ -275,12 +275,14 @@ def test_lenet_like_model_passes_gradient_check():
     assert check_layer(model, np.random.default_rng(9).standard_normal((2, 10, 10, 1))) < TOL
 
 
-@pytest.mark.parametrize("filters, kwargs", [(2, {"padding": "same"}), (5, {"padding": "same"}),
-                                              (3, {"strides": 2, "dilation_rate": 1})])
-def test_conv_layer_training_on_threads(monkeypatch, filters, kwargs):
-    """Training mode keeps the im2col blocks for ∂L/∂W when backward needs them (col2im path), on threads too."""
+@pytest.mark.parametrize("channels, filters, kwargs", [(4, 2, {"padding": "same"}), (4, 5, {"padding": "same"}),
+                                                        (4, 3, {"strides": 2, "dilation_rate": 1}),
+                                                        (1, 3, {"padding": "same"})])
+def test_conv_layer_training_on_threads(monkeypatch, channels, filters, kwargs):
+    """Training mode keeps the im2col blocks for ∂L/∂W when backward needs them (col2im path) and the input has
+    more than one channel, on threads too."""
     rng = np.random.default_rng(14)
-    x = rng.standard_normal((3, 9, 8, 4))
+    x = rng.standard_normal((3, 9, 8, channels))
     layer = scratch.Conv2D(filters, 3, bias_initializer="random_normal", **kwargs)
     out = layer.forward(x, training=True)
     dout = rng.standard_normal(out.shape)
@@ -290,7 +292,8 @@ def test_conv_layer_training_on_threads(monkeypatch, filters, kwargs):
     monkeypatch.setattr(conv, "PARALLEL_MACS", 0)
     monkeypatch.setattr(conv, "CACHE_BLOCK", 60)
     out = layer.forward(x, training=True)
-    assert (layer._cols is not None) == (filters > 4 or "strides" in kwargs)  # kept only for the col2im path
+    kept = channels > 1 and (filters > channels or "strides" in kwargs)  # kept only for the col2im path
+    assert (layer._cols is not None) == kept
     dx = layer.backward(dout)
     for a, b in zip((out, dx, layer.grads["kernel"], layer.grads["bias"]), expected, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
@@ -500,3 +503,18 @@ def test_bad_layer_arguments_and_inputs():
     layer(np.zeros((1, 4, 4, 1)))
     with pytest.raises(ValueError, match="dout must have the shape"):
         layer.backward(np.zeros((1, 3, 3, 2)))
+
+
+@pytest.mark.parametrize("shape", [(3, 4, 5, 2), (2, 1, 1, 7), (1, 3, 6, 1)])
+def test_conv_layer_bias_row_by_row(shape):
+    """The bias added and its gradient summed a map row at a time are z + b and Σ over (n, i, j), also for a
+    z that is not contiguous."""
+    from labcode.scratch.conv_layers import _add_bias, _bias_gradient
+
+    rng = np.random.default_rng(15)
+    z, b = rng.standard_normal(shape), rng.standard_normal(shape[3])
+    for target in (z.copy(), np.asfortranarray(z)):
+        _add_bias(target, b)
+        np.testing.assert_allclose(target, z + b, rtol=1e-15)
+    np.testing.assert_allclose(_bias_gradient(z), z.sum(axis=(0, 1, 2)), rtol=1e-12)
+    np.testing.assert_allclose(_bias_gradient(z.transpose(0, 2, 1, 3)), z.sum(axis=(0, 1, 2)), rtol=1e-12)

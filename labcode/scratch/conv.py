@@ -35,7 +35,6 @@ Strides > 1 together with dilations > 1 are computed here, though Keras'
 
 from __future__ import annotations
 
-import contextlib
 import math
 import numbers
 import os
@@ -313,28 +312,29 @@ def _blocks(shape, size=None):
 # Speed: small blocks, reused buffers, every core
 # ---------------------------------------------------------------------------
 # None of this changes what is computed; together (with the backward pass of _transposed_backward) it took the
-# VGG block of bench/bench_conv_targets.py from about 160 ms to under 100 ms on 2 cores:
+# VGG block of bench/bench_conv_targets.py from about 160 ms to under 100 ms on 2 cores, and LeNet's C1 and C3
+# (batch 128, forward + backward) from about 6.5 and 4.5 ms to 4.6 and 2.7:
 # * one buffer per thread, reused for every block's im2col matrix, and padding image by image into a small array:
 #   a fresh large array costs the operating system a page fault (and zeroing) per page touched, which made the
 #   copies about 4 times slower than the copying itself;
 # * blocks of at most CACHE_BLOCK numbers, so that a block's im2col copy is still in the core's cache when the
 #   matrix product reads it;
-# * the blocks of a large convolution spread over THREADS threads, each running its own copies and products with
-#   one BLAS thread. NumPy releases the GIL in both, so the threads really run at once, and the copies, which a
-#   multi-threaded BLAS would leave to one core, are shared too;
-# * a mid-sized convolution (LeNet's) stays on the calling thread, where threads of ours cost more than they
-#   save, but its matrix products get THREADS BLAS threads (threadpoolctl raises the limit even above the
-#   OPENBLAS_NUM_THREADS=1 that the Makefile sets).
+# * the work of a convolution of PARALLEL_MACS multiply-adds or more (LeNet's layers on a batch of 128, the VGG
+#   block) spread over THREADS threads, each running its own copies and products with one BLAS thread: runs of
+#   blocks for the forward pass and ∂L/∂W, and for ∂L/∂x by col2im (:func:`_input_gradient`) a share of the
+#   images each. NumPy releases the GIL in both copies and products, so the threads really run at once, and
+#   the copies, which a multi-threaded BLAS would leave to one core, are shared too. We never hand the cores
+#   to BLAS instead: its thin products gain little from them, and OpenBLAS's threads keep spinning on the cores
+#   for a while after each product, which took the cores from our own threads (on 2 cores, LeNet's backward
+#   pass then ran no faster on two threads than on one).
 
 #: Numbers in one block of an im2col matrix when speed decides (1 MiB of float32), see above.
 CACHE_BLOCK = 2**18
 #: Threads a convolution may use (see above); 1 keeps everything on the calling thread, NumPy's BLAS as it is set.
 THREADS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-#: Multiply-adds below which a convolution stays on the calling thread (LeNet's layers: threads do not pay).
-PARALLEL_MACS = 10**8
-#: Multiply-adds from which a convolution on the calling thread runs its products on THREADS BLAS threads,
-#: whatever NumPy's BLAS was set to (the Makefile's OPENBLAS_NUM_THREADS=1 included); smaller ones leave it be.
-BLAS_MACS = 10**7
+#: Multiply-adds from which a convolution spreads its work over THREADS threads (see above); smaller ones (a
+#: batch of a few images) stay on the calling thread, where starting threads would cost more than they save.
+PARALLEL_MACS = 4 * 10**6
 
 _pool = None  # (process id, ThreadPoolExecutor), created on first use
 _blas = None  # threadpoolctl's ThreadpoolController, created on first use
@@ -361,31 +361,35 @@ def _blas_threads(n: int):
     return _blas.limit(limits=n, user_api="blas")
 
 
-def _blas_for(macs: int):
-    """The BLAS threads for a convolution of ``macs`` multiply-adds on the calling thread (see BLAS_MACS)."""
-    return _blas_threads(THREADS) if THREADS > 1 and macs >= BLAS_MACS else contextlib.nullcontext()
-
-
-def _run_blocks(blocks: list, run, threads: int, macs: int) -> list:
-    """Call ``run(part)`` on ``threads`` parts of ``blocks``, runs of consecutive blocks; their results, in order.
-
-    The parts run at the same time, each with one BLAS thread; one part runs here (BLAS: :func:`_blas_for`).
-    Each run adds up its own partial results, so that the sum does not depend on which thread is faster.
-    """
-    if threads <= 1:
-        with _blas_for(macs):
-            return [run(blocks)]
+def _run_parts(parts: list, run) -> list:
+    """Call ``run(part)`` for every part, at the same time on as many threads, each with one BLAS thread (the
+    calling thread takes the first part); their results, in the order of ``parts``. A single part runs here,
+    BLAS as it is set."""
+    if len(parts) <= 1:
+        return [run(part) for part in parts]
     global _pool
     if _pool is None or _pool[0] != os.getpid():  # a forked child does not inherit the pool's threads
         from concurrent.futures import ThreadPoolExecutor
 
         _pool = os.getpid(), ThreadPoolExecutor(max(THREADS, 2), thread_name_prefix="labcode-conv")
-    cuts = [len(blocks) * t // threads for t in range(threads + 1)]
-    runs = [blocks[a:b] for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
     with _blas_threads(1):
-        futures = [_pool[1].submit(run, r) for r in runs[1:]]
-        first = run(runs[0])  # the calling thread takes the first run
+        futures = [_pool[1].submit(run, part) for part in parts[1:]]
+        first = run(parts[0])
         return [first, *(f.result() for f in futures)]
+
+
+def _split(items, threads: int) -> list:
+    """``items`` (a list, or a range of images) cut into ``threads`` consecutive runs of (nearly) equal length."""
+    cuts = [len(items) * t // threads for t in range(threads + 1)]
+    return [items[a:b] for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
+
+
+def _run_blocks(blocks: list, run, threads: int) -> list:
+    """Call ``run(part)`` on ``threads`` parts of ``blocks``, runs of consecutive blocks; their results, in order.
+
+    Each run adds up its own partial results, so that the sum does not depend on which thread is faster.
+    """
+    return _run_parts(_split(blocks, max(threads, 1)), run)
 
 
 def _add_taps(target: np.ndarray, dtaps: np.ndarray, g: _Geometry) -> None:
@@ -484,7 +488,7 @@ def _conv_forward(x: np.ndarray, w: np.ndarray, g: _Geometry, keep_cols: bool = 
 
     macs = out.size * w_mat.shape[0]
     blocks, threads = _plan(g.windows_shape(x.shape[0], x.shape[3]), macs)
-    kept = _run_blocks(blocks, run, threads, macs)
+    kept = _run_blocks(blocks, run, threads)
     return (out, [cols for run_kept in kept for cols in run_kept]) if keep_cols else out
 
 
@@ -498,22 +502,29 @@ def _conv_backward(x: np.ndarray, w: np.ndarray, dout: np.ndarray, g: _Geometry,
     """
     if need_dx and _transposable(g, w.shape):
         return _transposed_backward(x, w, dout, g, need_dw)
-    c_out = w.shape[3]
-    dw = None
-    if need_dw:
-        macs = dout.size * math.prod(w.shape[:3])
-        blocks, threads = _plan(g.windows_shape(x.shape[0], x.shape[3]), macs)
+    n, c_out = x.shape[0], w.shape[3]
+    # the forward pass's blocks (its kept cols are one per block), and its threads
+    blocks, threads = _plan(g.windows_shape(n, x.shape[3]), macs=dout.size * math.prod(w.shape[:3]))
+    items = list(zip(blocks, cols or [None] * len(blocks), strict=True))
+    dx = np.empty(x.shape, dtype=np.result_type(dout, w)) if need_dx else None
 
-        def run(items):  # these blocks' part of ∂L/∂W
-            im2col, part = _Im2col(x, g), 0
-            for (b, i), block_cols in items:
-                block_cols = im2col(b, i) if block_cols is None else block_cols
-                part = part + block_cols.T @ dout[b, i].reshape(-1, c_out)
-            return part
+    def weight_gradient(items):  # these blocks' part of ∂L/∂W
+        im2col, part = _Im2col(x, g), 0
+        for (b, i), block_cols in items:
+            block_cols = im2col(b, i) if block_cols is None else block_cols
+            part = part + block_cols.T @ dout[b, i].reshape(-1, c_out)
+        return part  # and im2col's buffer is freed, for _input_gradient's to take its place
 
-        items = list(zip(blocks, cols or [None] * len(blocks), strict=True))
-        dw = sum(_run_blocks(items, run, threads, macs)).reshape(w.shape)
-    return (_input_gradient(w, dout, g, x.shape[0]) if need_dx else None), dw
+    def run(part):  # these blocks' part of ∂L/∂W, and ∂L/∂x of these images
+        items, images = part
+        dw_part = weight_gradient(items) if need_dw else None
+        if need_dx and len(images):
+            _input_gradient(w, dout[images.start:images.stop], g, out=dx[images.start:images.stop])
+        return dw_part
+
+    parts = list(zip(_split(items, threads), _split(range(n), threads), strict=True))
+    dw_parts = _run_parts(parts, run)
+    return dx, (sum(dw_parts).reshape(w.shape) if need_dw else None)
 
 
 def _transposed_pads(g: _Geometry):
@@ -552,29 +563,28 @@ def _transposed_backward(x: np.ndarray, w: np.ndarray, dout: np.ndarray, g: _Geo
                 part += x[b, i].reshape(-1, c_in).T @ d
         return part
 
-    macs = dx.size * w_t.shape[0] * (1 + need_dw)
-    blocks, threads = _plan(gt.windows_shape(x.shape[0], c_out), macs)
-    parts = _run_blocks(blocks, run, threads, macs)
+    blocks, threads = _plan(gt.windows_shape(x.shape[0], c_out), macs=dx.size * w_t.shape[0] * (1 + need_dw))
+    parts = _run_blocks(blocks, run, threads)
     dw = None
     if need_dw:  # xᵀ D is (c_in, f_h, f_w, c_out) with the taps flipped
         dw = np.ascontiguousarray(sum(parts).reshape(c_in, f_h, f_w, c_out)[:, ::-1, ::-1].transpose(1, 2, 0, 3))
     return dx, dw
 
 
-def _input_gradient(w: np.ndarray, dout: np.ndarray, g: _Geometry, n: int) -> np.ndarray:
+def _input_gradient(w: np.ndarray, dout: np.ndarray, g: _Geometry, out: np.ndarray) -> np.ndarray:
     """∂L/∂x by col2im of ∂L/∂cols = ∂L/∂Z Wᵀ, block by block.
 
     Each block's product is taken the other way round, W ∂L/∂Zᵀ, with the batch axis last: rows (u, v, c),
     columns (i, j, n). col2im then adds, for each kernel tap, a (c_in, out_h, out_w, images) block into ∂L/∂x̃
     held as (c_in, H, W, images): runs of out_w·images contiguous numbers, where the NHWC layout would add
     c_in numbers at a time (LeNet's ∂L/∂x: about 1.8 ms instead of 3.5 for a batch of 128). ∂L/∂x goes back to
-    NHWC once per block of images; the blocks' three arrays are reused from block to block.
+    NHWC once per block of images, into ``out`` (∂L/∂x of dout's images, NHWC, returned); the blocks' three
+    arrays are reused from block to block.
     """
     f_h, f_w, c_in, c_out = w.shape
     w_mat = w.reshape(-1, c_out)  # rows in (u, v, c) order
+    n, dx, dtype = out.shape[0], out, out.dtype
     _, hp, wp, _ = g.padded_shape(n, c_in)
-    dtype = np.result_type(dout, w)
-    dx = np.empty((n, *g.in_hw, c_in), dtype=dtype)
     blocks = list(_blocks(g.windows_shape(n, c_in)))
     most = max((len(range(n)[b]) for b, _ in blocks), default=0)
     acc_buffer = np.empty(c_in * hp * wp * most, dtype=dtype)
@@ -593,8 +603,7 @@ def _input_gradient(w: np.ndarray, dout: np.ndarray, g: _Geometry, n: int) -> np
         d = d_buffer[:block.size].reshape(block.shape[3], block.shape[1], block.shape[2], block.shape[0])
         np.copyto(d, block.transpose(3, 1, 2, 0))  # ∂L/∂Zᵀ: columns in (i, j, n) order
         dtaps = taps_buffer[:w_mat.shape[0] * block.size // c_out].reshape(w_mat.shape[0], -1)
-        with _blas_for(dout.size * w_mat.shape[0]):
-            np.matmul(w_mat, d.reshape(c_out, -1), out=dtaps)
+        np.matmul(w_mat, d.reshape(c_out, -1), out=dtaps)
         row0 = (i.start or 0) * g.strides[0]
         _add_taps(acc[:, row0:], dtaps.reshape(f_h, f_w, c_in, *block.shape[1:3], -1), g)
     if acc is not None:

@@ -42,6 +42,22 @@ __all__ = [
 ]
 
 
+def _add_bias(z: np.ndarray, bias: np.ndarray) -> None:
+    """z[n, i, j, :] += b, in place, one whole row of the maps (out_w·filters numbers) at a time: NumPy adds a
+    bias of a few channels to every pixel several times slower than a row to every row."""
+    if z.flags.c_contiguous:  # the reshape is then a view of z
+        z.reshape(-1, z.shape[2] * z.shape[3])[...] += np.tile(bias, z.shape[2])
+    else:
+        z += bias
+
+
+def _bias_gradient(dz: np.ndarray) -> np.ndarray:
+    """∂L/∂b = Σ over images and pixels of ∂L/∂Z: each map row's (out_w, filters) sums first, as in :func:`_add_bias`
+    (a sum over axes (0, 1, 2) with few channels is several times slower)."""
+    rows = dz.reshape(-1, dz.shape[2] * dz.shape[3]).sum(axis=0)
+    return rows.reshape(dz.shape[2], dz.shape[3]).sum(axis=0)
+
+
 def _keras_padding(padding, where) -> str:
     if not isinstance(padding, str) or padding.lower() not in ("valid", "same"):
         raise ValueError(f"{where}: padding must be 'valid' or 'same', got {padding!r}")
@@ -159,13 +175,16 @@ class Conv2D(_Spatial):
         g = _geometry(x.shape[1:3], self.kernel_size, self.strides, self.padding.upper(), self.dilation_rate,
                       self._where, f" (input shape {x.shape})")
         self._g, self._x, kernel = g, x, self.params["kernel"]
-        # keep the im2col matrix for ∂L/∂W = colsᵀ ∂L/∂Z (no second copy), unless backward will not need it
-        if training and self.trainable and not (self.need_input_gradient and _transposable(g, kernel.shape)):
+        # keep the im2col matrix for ∂L/∂W = colsᵀ ∂L/∂Z (no second copy), unless backward will not need it, or
+        # the input has one channel: its im2col copy moves whole image rows and costs less than keeping a fresh
+        # matrix (LeNet's C1, batch 128: about 30 % faster forward + backward without)
+        if (training and self.trainable and kernel.shape[2] > 1
+                and not (self.need_input_gradient and _transposable(g, kernel.shape))):
             z, self._cols = _conv_forward(x, kernel, g, keep_cols=True)
         else:
             z, self._cols = _conv_forward(x, kernel, g), None
         if self.use_bias:
-            z += self.params["bias"]
+            _add_bias(z, self.params["bias"])
         out = z if self.activation is None else self.activation.forward(z, training=training)
         self._out_shape = out.shape
         return out
@@ -179,7 +198,7 @@ class Conv2D(_Spatial):
         if self.trainable:
             self.grads["kernel"][...] = dw
             if self.use_bias:
-                np.sum(dz, axis=(0, 1, 2), out=self.grads["bias"])
+                self.grads["bias"][...] = _bias_gradient(dz)
         return None if dx is None else np.ascontiguousarray(dx)
 
 
