@@ -368,7 +368,8 @@ def main(argv=None):
     p.add_argument("url")
     p = sub.add_parser("slides", help="build reveal.js slides of the chapters in _toc.yml")
     p.add_argument("--out", default=str(SLIDES))
-    p.add_argument("--source", action="store_true", help="use the stored notebooks (no outputs), not the book's executions")
+    p.add_argument("--source", action="store_true",
+                   help="use the stored notebooks (no outputs), not the book's executions")
     p.add_argument("notebooks", nargs="*", help="default: the chapters in _toc.yml")
     args = parser.parse_args(argv)
     if args.command == "prepare":
