@@ -518,3 +518,13 @@ def test_conv_layer_bias_row_by_row(shape):
         np.testing.assert_allclose(target, z + b, rtol=1e-15)
     np.testing.assert_allclose(_bias_gradient(z), z.sum(axis=(0, 1, 2)), rtol=1e-12)
     np.testing.assert_allclose(_bias_gradient(z.transpose(0, 2, 1, 3)), z.sum(axis=(0, 1, 2)), rtol=1e-12)
+
+
+@pytest.mark.parametrize("w_shape", [(3, 3, 2, 4), (3, 3, 2, 1)])  # the col2im path, the transposed path
+def test_empty_batch(w_shape):
+    """A batch of no images gives empty outputs and ∂L/∂x, and a zero ∂L/∂W, as TensorFlow does."""
+    x, w = np.zeros((0, 5, 5, 2)), np.ones(w_shape)
+    z = scratch.conv2d(x, w, 1, "SAME")
+    dx, dw = scratch.conv2d_backward(x, w, np.zeros(z.shape), 1, "SAME")
+    assert (z.shape, dx.shape) == ((0, 5, 5, w_shape[3]), x.shape)
+    np.testing.assert_array_equal(dw, np.zeros(w_shape))

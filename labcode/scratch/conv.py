@@ -509,10 +509,10 @@ def _conv_backward(x: np.ndarray, w: np.ndarray, dout: np.ndarray, g: _Geometry,
     dx = np.empty(x.shape, dtype=np.result_type(dout, w)) if need_dx else None
 
     def weight_gradient(items):  # these blocks' part of ∂L/∂W
-        im2col, part = _Im2col(x, g), 0
+        im2col, part = _Im2col(x, g), np.zeros((math.prod(w.shape[:3]), c_out), dtype=np.result_type(x, dout))
         for (b, i), block_cols in items:
             block_cols = im2col(b, i) if block_cols is None else block_cols
-            part = part + block_cols.T @ dout[b, i].reshape(-1, c_out)
+            part += block_cols.T @ dout[b, i].reshape(-1, c_out)
         return part  # and im2col's buffer is freed, for _input_gradient's to take its place
 
     def run(part):  # these blocks' part of ∂L/∂W, and ∂L/∂x of these images
@@ -522,6 +522,7 @@ def _conv_backward(x: np.ndarray, w: np.ndarray, dout: np.ndarray, g: _Geometry,
             _input_gradient(w, dout[images.start:images.stop], g, out=dx[images.start:images.stop])
         return dw_part
 
+    threads = max(threads, 1)  # an empty batch has no blocks, and still one (empty) part
     parts = list(zip(_split(items, threads), _split(range(n), threads), strict=True))
     dw_parts = _run_parts(parts, run)
     return dx, (sum(dw_parts).reshape(w.shape) if need_dw else None)
